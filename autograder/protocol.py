@@ -1,0 +1,439 @@
+"""What crosses between the graders (trusted) and a worker running a submission (untrusted).
+
+Only plain data crosses: ``None``, ``bool``, ``int``, ``float``, ``str``, exact ``torch.Tensor`` objects,
+lists, tuples and dicts of these, random generators given by their seed (:class:`Seeded`), and models
+of a fixed list of classes, sent as ``(class key, init data, state dict)`` and rebuilt on the other
+side with pristine code. Messages are written with ``torch.save`` and read with
+``torch.load(weights_only=True)``, which rebuilds tensors and containers and nothing else: an object
+the submission made is never unpickled.
+
+Framing: an 8-byte big-endian length, then the payload.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import io
+import os
+import select
+import struct
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+# --------------------------------------------------------------------------------------------------
+# Errors a call into a submission can end with. The graders let them propagate; the results plugin
+# turns each into a sentence for the learner.
+
+
+class SubmissionError(Exception):
+    """A call into the submission did not produce a value."""
+
+    kind = "error"
+
+    def __init__(self, message: str, *, call: str = "", exercise: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.call = call
+        self.exercise = exercise
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class NotStarted(SubmissionError):
+    """The exercise's stub still raises its ``NotImplementedError``."""
+
+    kind = "not_started"
+
+
+class SubmissionRaised(SubmissionError):
+    """The submission raised an exception; ``type_name`` and ``mro`` name its class."""
+
+    kind = "raised"
+
+    def __init__(self, message: str, *, type_name: str, mro: list[str], traceback: str = "", **kw):
+        super().__init__(message, **kw)
+        self.type_name = type_name
+        self.mro = list(mro)
+        self.traceback = traceback
+
+    def is_a(self, name: str) -> bool:
+        return name in self.mro
+
+
+class MissingName(SubmissionError):
+    """The module imported but lacks the function or class."""
+
+    kind = "missing"
+
+
+class ImportFailed(SubmissionError):
+    """The exercise file is missing, has a syntax error, or raised or hung while being imported."""
+
+    kind = "import_failed"
+
+
+class UnsafeResult(SubmissionError):
+    """The value returned is not plain data of the exact types the contract names."""
+
+    kind = "unsafe_result"
+
+    def __init__(self, message: str, *, type_name: str = "", **kw):
+        super().__init__(message, **kw)
+        self.type_name = type_name
+
+
+class CallTimedOut(SubmissionError):
+    kind = "timeout"
+
+
+class WorkerDied(SubmissionError):
+    """The worker process ended during the call (crash, ``os._exit``, killed for memory)."""
+
+    kind = "died"
+
+
+class ProtocolError(Exception):
+    """A message that does not follow the protocol (a worker that lies or breaks the framing)."""
+
+
+ERRORS_BY_KIND: dict[str, type[SubmissionError]] = {
+    cls.kind: cls
+    for cls in (
+        SubmissionError,
+        NotStarted,
+        SubmissionRaised,
+        MissingName,
+        ImportFailed,
+        UnsafeResult,
+        CallTimedOut,
+        WorkerDied,
+    )
+}
+
+
+# --------------------------------------------------------------------------------------------------
+# Values that stand for something the other side builds itself.
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """A ``torch.Generator`` seeded with ``seed``, built in the worker."""
+
+    seed: int
+
+
+@dataclass
+class CallResult:
+    """Everything a call tells: the value, the arguments as they were after the call, and side facts.
+
+    Attributes:
+        value: the returned value, decoded (models rebuilt with pristine classes).
+        args, kwargs: the arguments after the call (to see whether the submission modified them).
+        grads: with ``backward=...``: for every argument tensor sent with ``requires_grad=True``, its
+            gradient (``None`` when no gradient reached it), keyed ``"arg0"``, ``"kw:name"``.
+        result_requires_grad: whether the returned tensor was attached to the autograd graph.
+        shares_memory: whether any tensor in the value (model parameters included) shares storage with
+            any tensor of the arguments.
+        tied: for a returned model, groups of parameter names that are one shared tensor in the worker.
+    """
+
+    value: Any
+    args: list[Any] = field(default_factory=list)
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    grads: dict[str, Any] = field(default_factory=dict)
+    result_requires_grad: bool = False
+    shares_memory: bool = False
+    tied: list[list[str]] = field(default_factory=list)
+    handle: int | None = None
+
+
+# --------------------------------------------------------------------------------------------------
+# Model classes that may cross, by key. Each side resolves a key to its own pristine class; the
+# worker resolves "given.*" to the staged copy of the given model so that ``isinstance`` checks in the
+# submission's code hold.
+
+
+def _given_module():
+    import solutions.model as given
+
+    return given
+
+
+_GIVEN_RESOLVER: list[Callable[[], Any]] = [_given_module]
+
+
+def set_given_model_module(resolver: Callable[[], Any]) -> None:
+    """Make "given.*" keys resolve to another copy of the given model (the worker's staged one)."""
+    _GIVEN_RESOLVER[0] = resolver
+
+
+def _resolve_class(key: str) -> type[nn.Module]:
+    family, _, name = key.partition(".")
+    if family == "given" and name in ("BertModel", "BertForMaskedLM"):
+        return getattr(_GIVEN_RESOLVER[0](), name)
+    if family == "hf" and name in ("BertModel", "BertForMaskedLM"):
+        return getattr(importlib.import_module("transformers"), name)
+    if family == "zoo":
+        zoo = importlib.import_module("autograder.graders.zoo")
+        cls = getattr(zoo, name, None)
+        if isinstance(cls, type) and issubclass(cls, nn.Module) and name in zoo.__all__:
+            return cls
+    raise ProtocolError(f"no model class may cross under the key {key!r}")
+
+
+def model_key(module: nn.Module) -> str | None:
+    """The key of a model's exact class, or None when that class may not cross."""
+    cls = type(module)
+    for key in ("given.BertModel", "given.BertForMaskedLM", "hf.BertModel", "hf.BertForMaskedLM"):
+        try:
+            if cls is _resolve_class(key):
+                return key
+        except (ProtocolError, ImportError):
+            continue
+    if cls.__module__ == "autograder.graders.zoo":
+        key = f"zoo.{cls.__name__}"
+        try:
+            if cls is _resolve_class(key):
+                return key
+        except ProtocolError:
+            return None
+    return None
+
+
+def _init_data(module: nn.Module, key: str) -> dict[str, Any]:
+    family = key.partition(".")[0]
+    if family == "given":
+        return dataclasses.asdict(module.config)
+    if family == "hf":
+        return {k: v for k, v in module.config.to_dict().items() if _is_plain_scalar_tree(v)}
+    return dict(module.init_kwargs)
+
+
+def _build_model(key: str, init: dict[str, Any], device: str) -> nn.Module:
+    cls = _resolve_class(key)
+    family = key.partition(".")[0]
+    if family == "given":
+        config = cls.__init__.__globals__["BertConfig"](**init)
+        args: tuple = (config,)
+        kwargs: dict = {}
+    elif family == "hf":
+        config = importlib.import_module("transformers").BertConfig(**init)
+        args, kwargs = (config,), {}
+    else:
+        args, kwargs = (), dict(init)
+    if device == "meta":
+        with torch.device("meta"):
+            return cls(*args, **kwargs)
+    return cls(*args, **kwargs)
+
+
+def _is_plain_scalar_tree(v: Any) -> bool:
+    if v is None or type(v) in (bool, int, float, str):
+        return True
+    if type(v) in (list, tuple):
+        return all(_is_plain_scalar_tree(x) for x in v)
+    if type(v) is dict:
+        return all(type(k) is str and _is_plain_scalar_tree(x) for k, x in v.items())
+    return False
+
+
+def tied_groups(module: nn.Module) -> list[list[str]]:
+    """Groups of parameter names that are the same tensor storage (size > 1 only)."""
+    by_ptr: dict[tuple[int, int], list[str]] = {}
+    for name, p in module.named_parameters(remove_duplicate=False):
+        if p.device.type == "meta":
+            by_ptr.setdefault((id(p), 0), []).append(name)
+        else:
+            by_ptr.setdefault((p.untyped_storage().data_ptr(), p.storage_offset()), []).append(name)
+    return [names for names in by_ptr.values() if len(names) > 1]
+
+
+# --------------------------------------------------------------------------------------------------
+# Encoding: Python objects <-> trees of containers and tensors that torch.load(weights_only) accepts.
+
+_TAG = "__ag__"
+
+
+def encode(obj: Any, *, handles: Callable[[Any], int] | None = None) -> Any:
+    """Turn a value into a tree that survives ``torch.save``/``torch.load(weights_only=True)``.
+
+    Raises:
+        UnsafeResult: for a value of a type that may not cross (tensor subclasses, custom objects,
+            numpy scalars, models of other classes). With ``handles``, such an object is kept on this
+            side and sent as a handle number instead.
+    """
+    t = type(obj)
+    if obj is None or t in (bool, int, float, str):
+        return obj
+    if t is torch.Tensor:
+        if obj.device.type == "meta":
+            return {_TAG: "meta_tensor", "shape": list(obj.shape), "dtype": str(obj.dtype)}
+        return {_TAG: "tensor", "data": obj.detach().cpu().clone(), "requires_grad": obj.requires_grad}
+    if t is list:
+        return [encode(x, handles=handles) for x in obj]
+    if t is tuple:
+        return {_TAG: "tuple", "items": [encode(x, handles=handles) for x in obj]}
+    if t is torch.Size:
+        return {_TAG: "tuple", "items": [int(x) for x in obj]}
+    if t is dict:
+        if not all(type(k) is str for k in obj):
+            raise UnsafeResult("a dict whose keys are not all str", type_name="dict")
+        return {_TAG: "dict", "items": {k: encode(v, handles=handles) for k, v in obj.items()}}
+    if t is Seeded:
+        return {_TAG: "seeded", "seed": int(obj.seed)}
+    if t is torch.dtype:
+        return {_TAG: "dtype", "name": str(obj)}
+    if isinstance(obj, nn.Module):
+        key = model_key(obj)
+        if key is not None:
+            return _encode_model(obj, key)
+    if handles is not None:
+        return {_TAG: "handle", "id": handles(obj), "type": _type_name(obj)}
+    raise UnsafeResult(f"a value of type {_type_name(obj)}", type_name=_type_name(obj))
+
+
+def _encode_model(module: nn.Module, key: str) -> dict[str, Any]:
+    params = list(module.parameters())
+    device = "meta" if params and params[0].device.type == "meta" else "cpu"
+    state = {}
+    if device != "meta":
+        for name, tensor in module.state_dict(keep_vars=False).items():
+            state[name] = tensor.detach().cpu().clone()
+    frozen = [name for name, p in module.named_parameters() if not p.requires_grad]
+    return {
+        _TAG: "model",
+        "key": key,
+        "init": _init_data(module, key),
+        "device": device,
+        "state": state,
+        "frozen": frozen,
+        "training": bool(module.training),
+    }
+
+
+def decode(tree: Any, *, resolve_handle: Callable[[int], Any] | None = None) -> Any:
+    """Rebuild a value from :func:`encode`'s tree (models with this side's pristine classes)."""
+    t = type(tree)
+    if tree is None or t in (bool, int, float, str):
+        return tree
+    if t is list:
+        return [decode(x, resolve_handle=resolve_handle) for x in tree]
+    if t is not dict or _TAG not in tree:
+        raise ProtocolError(f"unexpected {t.__name__} in a message")
+    tag = tree[_TAG]
+    if tag == "tensor":
+        data = tree["data"]
+        if type(data) is not torch.Tensor:
+            raise ProtocolError("a tensor entry without a tensor")
+        if tree.get("requires_grad") and data.is_floating_point():
+            data = data.detach().requires_grad_(True)
+        return data
+    if tag == "meta_tensor":
+        return torch.empty(tree["shape"], dtype=_dtype(tree["dtype"]), device="meta")
+    if tag == "tuple":
+        return tuple(decode(x, resolve_handle=resolve_handle) for x in tree["items"])
+    if tag == "dict":
+        return {str(k): decode(v, resolve_handle=resolve_handle) for k, v in tree["items"].items()}
+    if tag == "seeded":
+        return torch.Generator().manual_seed(int(tree["seed"]))
+    if tag == "dtype":
+        return _dtype(tree["name"])
+    if tag == "model":
+        return _decode_model(tree)
+    if tag == "handle":
+        if resolve_handle is None:
+            return Handle(int(tree["id"]), str(tree.get("type", "?")))
+        return resolve_handle(int(tree["id"]))
+    raise ProtocolError(f"unknown entry {tag!r} in a message")
+
+
+def _dtype(name: str) -> torch.dtype:
+    value = getattr(torch, str(name).removeprefix("torch."), None)
+    if not isinstance(value, torch.dtype):
+        raise ProtocolError(f"unknown dtype {name!r}")
+    return value
+
+
+def _decode_model(tree: dict[str, Any]) -> nn.Module:
+    module = _build_model(str(tree["key"]), dict(tree["init"]), str(tree["device"]))
+    if tree["device"] != "meta":
+        module.load_state_dict(tree["state"], strict=True)
+    for name, p in module.named_parameters():
+        p.requires_grad_(name not in set(tree["frozen"]))
+    module.train(bool(tree["training"]))
+    return module
+
+
+@dataclass(frozen=True)
+class Handle:
+    """An object that stays in the worker (an instance the submission made), called by number."""
+
+    id: int
+    type_name: str
+
+
+def _type_name(obj: Any) -> str:
+    t = type(obj)
+    return t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
+
+
+def dumps(tree: Any) -> bytes:
+    buf = io.BytesIO()
+    torch.save(tree, buf)
+    return buf.getvalue()
+
+
+def loads(payload: bytes) -> Any:
+    try:
+        return torch.load(io.BytesIO(payload), weights_only=True, map_location="cpu")
+    except Exception as exc:  # a worker that sends anything but plain data
+        raise ProtocolError(f"a message that is not plain data ({type(exc).__name__}: {exc})") from None
+
+
+# --------------------------------------------------------------------------------------------------
+# Framing over file descriptors.
+
+MAX_MESSAGE_BYTES = 512 * 1024 * 1024
+
+
+def send_message(fd: int, payload: bytes) -> None:
+    data = struct.pack(">Q", len(payload)) + payload
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def recv_message(fd: int, deadline: float | None = None) -> bytes:
+    """Read one message. Raises ``TimeoutError`` past ``deadline`` and ``EOFError`` on a closed pipe."""
+    header = _read_exact(fd, 8, deadline)
+    (length,) = struct.unpack(">Q", header)
+    if length > MAX_MESSAGE_BYTES:
+        raise ProtocolError(f"a message of {length} bytes, more than the limit")
+    return _read_exact(fd, length, deadline)
+
+
+def _read_exact(fd: int, n: int, deadline: float | None) -> bytes:
+    chunks: list[bytes] = []
+    remaining = n
+    while remaining:
+        if deadline is not None:
+            wait = deadline - time.monotonic()
+            if wait <= 0:
+                raise TimeoutError
+            ready, _, _ = select.select([fd], [], [], wait)
+            if not ready:
+                raise TimeoutError
+        chunk = os.read(fd, min(remaining, 1 << 20))
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)

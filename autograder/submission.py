@@ -1,0 +1,172 @@
+"""The graders' handle on a submission: ``submission.ex2.distillation_loss(s, t, temperature=4.0)``.
+
+Calls are sent to a worker through a :class:`Connection`; the value comes back as plain data, decoded
+with pristine code. A call that does not produce a value raises a
+:class:`autograder.protocol.SubmissionError` naming what happened, which the results plugin turns
+into the learner's message.
+
+``fn(...)`` returns the value; ``fn.call(...)`` returns the whole :class:`CallResult` (arguments after
+the call, gradients with ``backward=``, memory sharing, tied parameters).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import torch
+
+from autograder import protocol
+from autograder.layout import EXERCISE_BY_ID, Exercise
+from autograder.protocol import CallResult, Handle
+
+
+class Connection(Protocol):
+    """Sends one request tree to a worker and returns its reply tree (or raises SubmissionError)."""
+
+    def request(self, tree: dict[str, Any], *, exercise: str) -> dict[str, Any]: ...
+
+
+class LocalConnection:
+    """Answers requests in this very process: for developing graders against a trusted folder only.
+
+    The request and reply still go through ``dumps``/``loads`` so values behave as across a pipe.
+    """
+
+    def __init__(self, package: str):
+        from autograder.worker import Worker
+
+        self.worker = Worker(package)
+
+    def request(self, tree: dict[str, Any], *, exercise: str) -> dict[str, Any]:
+        reply = self.worker.handle(protocol.loads(protocol.dumps(tree)))
+        return protocol.loads(protocol.dumps(reply))
+
+
+def describe(value: Any) -> str:
+    """A short description of an argument for a message: ``tensor(4, 10)``, ``2.0``, ``BertModel(L=4)``."""
+    if isinstance(value, torch.Tensor):
+        dims = ", ".join(str(d) for d in value.shape)
+        dtype = "" if value.dtype == torch.float32 else f", {str(value.dtype).removeprefix('torch.')}"
+        return f"tensor({dims}{dtype})" if value.dim() else f"tensor({value.item():.4g}{dtype})"
+    if isinstance(value, torch.nn.Module):
+        layers = getattr(getattr(value, "config", None), "num_hidden_layers", None)
+        return f"{type(value).__name__}({'' if layers is None else f'{layers} layers'})"
+    if isinstance(value, protocol.Seeded):
+        return f"torch.Generator().manual_seed({value.seed})"
+    if isinstance(value, Handle):
+        return f"<{value.type_name}>"
+    if isinstance(value, (list, tuple)) and len(value) > 8:
+        return f"[{', '.join(repr(v) for v in value[:6])}, ...]"
+    return repr(value)
+
+
+def describe_call(name: str, args: tuple, kwargs: dict) -> str:
+    parts = [describe(a) for a in args] + [f"{k}={describe(v)}" for k, v in kwargs.items()]
+    return f"{name}({', '.join(parts)})"
+
+
+class Callable_:
+    """A function, class or kept object of the submission, called through the connection."""
+
+    def __init__(self, connection: Connection, exercise: Exercise, target: str | int, name: str):
+        self._connection = connection
+        self._exercise = exercise
+        self._target = target
+        self._name = name
+
+    def __repr__(self) -> str:
+        return f"<submission {self._exercise.id} {self._name}>"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        result = self.call(*args, **kwargs)
+        if result.handle is not None:
+            return Callable_(self._connection, self._exercise, result.handle, f"{self._name}(...)")
+        return result.value
+
+    def call(self, *args: Any, backward: Any = None, **kwargs: Any) -> CallResult:
+        call_text = describe_call(self._name, args, kwargs)
+        tree = {
+            "op": "call",
+            "target": self._target,
+            "args": [_encode_arg(a) for a in args],
+            "kwargs": {protocol._TAG: "dict", "items": {k: _encode_arg(v) for k, v in kwargs.items()}},
+            "backward": None if backward is None else (True if backward is True else protocol.encode(backward)),
+        }
+        try:
+            reply = self._connection.request(tree, exercise=self._exercise.id)
+            return _decode_reply(reply)
+        except protocol.SubmissionError as exc:
+            exc.call = exc.call or call_text
+            exc.exercise = exc.exercise or self._exercise.id
+            raise
+        except protocol.ProtocolError as exc:
+            raise protocol.UnsafeResult(
+                f"the worker sent back something that is not plain data ({exc})",
+                call=call_text,
+                exercise=self._exercise.id,
+            ) from None
+
+
+def _encode_arg(value: Any) -> Any:
+    if isinstance(value, Callable_) and isinstance(value._target, int):
+        return {protocol._TAG: "handle", "id": value._target, "type": value._name}
+    return protocol.encode(value)
+
+
+def _decode_reply(reply: Any) -> CallResult:
+    if type(reply) is not dict:
+        raise protocol.ProtocolError("a reply that is not a dict")
+    if not reply.get("ok"):
+        kind = str(reply.get("kind", "error"))
+        message = str(reply.get("message", ""))
+        if kind == "raised":
+            raise protocol.SubmissionRaised(
+                message,
+                type_name=str(reply.get("type", "")),
+                mro=[str(x) for x in reply.get("mro", [])],
+                traceback=str(reply.get("traceback", "")),
+            )
+        if kind == "unsafe_result":
+            raise protocol.UnsafeResult(message, type_name=str(reply.get("type", "")))
+        raise protocol.ERRORS_BY_KIND.get(kind, protocol.SubmissionError)(message)
+    raw_value = reply.get("value")
+    handle = None
+    if type(raw_value) is dict and raw_value.get(protocol._TAG) == "handle":
+        handle = int(raw_value["id"])
+        value: Any = None
+    else:
+        value = protocol.decode(raw_value)
+    grads_tree = reply.get("grads")
+    return CallResult(
+        value=value,
+        args=[protocol.decode(a) for a in reply.get("args", [])],
+        kwargs=protocol.decode(reply["kwargs"]) if "kwargs" in reply else {},
+        grads=protocol.decode(grads_tree) if grads_tree is not None else {},
+        result_requires_grad=bool(reply.get("result_requires_grad", False)),
+        shares_memory=bool(reply.get("shares_memory", False)),
+        tied=[[str(n) for n in group] for group in reply.get("tied", [])],
+        handle=handle,
+    )
+
+
+class ExerciseProxy:
+    def __init__(self, connection: Connection, exercise: Exercise):
+        self._connection = connection
+        self._exercise = exercise
+
+    def __getattr__(self, name: str) -> Callable_:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return Callable_(self._connection, self._exercise, f"{self._exercise.module}.{name}", name)
+
+
+class Submission:
+    """``submission.ex1`` ... ``submission.ex5``: the exercises of one staged submission."""
+
+    def __init__(self, connection: Connection):
+        self._connection = connection
+
+    def __getattr__(self, exercise_id: str) -> ExerciseProxy:
+        if exercise_id not in EXERCISE_BY_ID:
+            raise AttributeError(exercise_id)
+        return ExerciseProxy(self._connection, EXERCISE_BY_ID[exercise_id])
