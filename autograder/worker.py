@@ -32,6 +32,7 @@ class Worker:
     def __init__(self, package: str):
         self.package = package
         self.handles: dict[int, Any] = {}
+        protocol.set_given_model_module(lambda: importlib.import_module(f"{package}.model"))
 
     # ----------------------------------------------------------------------------------------------
     def handle(self, request: Any) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""The hidden graders: one pytest file per exercise. Never shipped to learners."""
