@@ -253,6 +253,8 @@ class BertPooler(nn.Module):
 
 def _init_weights(module: nn.Module) -> None:
     """BERT's initialisation, as in ``transformers``' ``BertPreTrainedModel._init_weights``."""
+    if any(p.is_meta for p in module.parameters(recurse=False)):
+        return  # nothing to fill on the meta device (and meta random fills are slow to set up)
     if isinstance(module, nn.Linear):
         nn.init.normal_(module.weight, mean=0.0, std=INITIALIZER_RANGE)
         if module.bias is not None:
