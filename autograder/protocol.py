@@ -393,7 +393,7 @@ def dumps(tree: Any) -> bytes:
 def loads(payload: bytes) -> Any:
     try:
         return torch.load(io.BytesIO(payload), weights_only=True, map_location="cpu")
-    except Exception as exc:  # a worker that sends anything but plain data
+    except Exception as exc:  # a worker that sends anything but plain data  # noqa: BLE001
         raise ProtocolError(f"a message that is not plain data ({type(exc).__name__}: {exc})") from None
 
 

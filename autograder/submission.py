@@ -85,12 +85,20 @@ class Callable_:
 
     def call(self, *args: Any, backward: Any = None, **kwargs: Any) -> CallResult:
         call_text = describe_call(self._name, args, kwargs)
+        try:
+            encoded_args = [_encode_arg(a) for a in args]
+            encoded_kwargs = {k: _encode_arg(v) for k, v in kwargs.items()}
+            encoded_backward = (
+                None if backward is None else (True if backward is True else protocol.encode(backward))
+            )
+        except protocol.UnsafeResult as exc:
+            raise TypeError(f"the grader passed {exc.message} to {call_text}, which cannot be sent") from None
         tree = {
             "op": "call",
             "target": self._target,
-            "args": [_encode_arg(a) for a in args],
-            "kwargs": {protocol._TAG: "dict", "items": {k: _encode_arg(v) for k, v in kwargs.items()}},
-            "backward": None if backward is None else (True if backward is True else protocol.encode(backward)),
+            "args": encoded_args,
+            "kwargs": {protocol._TAG: "dict", "items": encoded_kwargs},
+            "backward": encoded_backward,
         }
         try:
             reply = self._connection.request(tree, exercise=self._exercise.id)

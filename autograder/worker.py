@@ -36,6 +36,13 @@ class Worker:
 
     # ----------------------------------------------------------------------------------------------
     def handle(self, request: Any) -> dict[str, Any]:
+        try:
+            return self._handle(request)
+        except BaseException as exc:  # anything the learner's code broke on the way: this request only  # noqa: BLE001
+            detail = f"{type(exc).__name__}: {_short(str(exc))}"
+            return _failure("error", f"the call could not be completed ({detail})")
+
+    def _handle(self, request: Any) -> dict[str, Any]:
         if type(request) is not dict:
             return _failure("error", "a request that is not a dict")
         op = request.get("op")
@@ -64,7 +71,7 @@ class Worker:
             if exc.name == qualified:
                 raise protocol.ImportFailed(f"{module}.py is not in the submission") from None
             raise protocol.ImportFailed(_describe_import_error(module, exc)) from None
-        except BaseException as exc:  # SyntaxError, SystemExit, KeyboardInterrupt at import time
+        except BaseException as exc:  # SyntaxError, SystemExit, KeyboardInterrupt at import time  # noqa: BLE001
             sys.modules.pop(qualified, None)
             raise protocol.ImportFailed(_describe_import_error(module, exc)) from None
 
@@ -79,7 +86,7 @@ class Worker:
             return module.__dict__[name], None
         except KeyError:
             raise protocol.MissingName(
-                f"{module_name}.py has no {name}: did you rename it or delete it?"
+                f"{module_name}.py has no {name}: did you misname or forget to define it?"
             ) from None
 
     def _keep(self, obj: Any) -> int:
@@ -98,7 +105,7 @@ class Worker:
             if STUB_MESSAGE.match(str(exc)):
                 raise protocol.NotStarted(str(exc)) from None
             return _raised(exc)
-        except BaseException as exc:  # SystemExit and KeyboardInterrupt included: they cost this call only
+        except BaseException as exc:  # SystemExit and KeyboardInterrupt included: they cost this call only  # noqa: BLE001
             return _raised(exc)
 
         reply: dict[str, Any] = {"ok": True}
@@ -122,6 +129,24 @@ class Worker:
         if number not in self.handles:
             raise protocol.SubmissionError(f"no object with handle {number}")
         return self.handles[number]
+
+
+def serve(fd_in: int, fd_out: int, package: str) -> None:
+    """Answer requests read from ``fd_in`` on ``fd_out`` until the other side closes the pipe."""
+    worker = Worker(package)
+    while True:
+        try:
+            request = protocol.loads(protocol.recv_message(fd_in))
+        except (EOFError, OSError, protocol.ProtocolError):
+            return
+        reply = worker.handle(request)
+        try:
+            payload = protocol.dumps(reply)
+        except BaseException as exc:  # noqa: BLE001
+            payload = protocol.dumps(
+                _failure("unsafe_result", f"a value that could not be sent back ({type(exc).__name__})")
+            )
+        protocol.send_message(fd_out, payload)
 
 
 def _tag() -> str:
@@ -174,7 +199,7 @@ def _gradients(value: Any, args: list, kwargs: dict, backward: Any) -> dict[str,
         computed = torch.autograd.grad(
             value, [t for _, t in leaves], grad_outputs=upstream, allow_unused=True
         )
-    except Exception:
+    except Exception:  # noqa: BLE001
         return {_tag(): "dict", "items": grads}
     for (name, _), g in zip(leaves, computed):
         grads[name] = None if g is None else protocol.encode(g.detach())
@@ -204,4 +229,11 @@ def _short(text: str, limit: int = 300) -> str:
 
 
 def _failure(kind: str, message: str, *, type_name: str = "", mro: list[str] | None = None, tb: str = ""):
-    return {"ok": False, "kind": kind, "message": message, "type": type_name, "mro": mro or [], "traceback": tb}
+    return {
+        "ok": False,
+        "kind": kind,
+        "message": message,
+        "type": type_name,
+        "mro": mro or [],
+        "traceback": tb,
+    }

@@ -1,0 +1,251 @@
+"""Worker processes for one staged submission: start them confined, talk to them, restart them.
+
+A :class:`SandboxConnection` is the graders' connection (see :mod:`autograder.submission`) under the
+grading engine. Each exercise gets its own worker, forked from the (warm) grading process, so a file
+that patches ``torch`` at import or crashes cannot touch another exercise's checks. A worker is killed
+and replaced after a timeout, a crash or a broken message; the call that saw it fails with a
+:class:`~autograder.protocol.SubmissionError` and the next call gets a fresh worker.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import os
+import select
+import signal
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from autograder import limits as limits_module
+from autograder import protocol
+from autograder.layout import EXERCISE_BY_ID
+from autograder.limits import Limits
+from autograder.staging import PACKAGE
+
+WORKER_FAILED_TO_START = 70
+
+
+def fork() -> int:
+    """``os.fork()`` without Python's warning about forking a process that has threads (torch's)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return os.fork()
+
+
+class WorkerProcess:
+    """One confined worker serving the staged package found in ``root``."""
+
+    def __init__(self, root: Path, limits: Limits):
+        self.root = Path(root)
+        self.limits = limits
+        self.imported = False
+        request_read, self._to_worker = os.pipe()
+        self._from_worker, reply_write = os.pipe()
+        parent = os.getpid()
+        pid = fork()
+        if pid == 0:
+            try:
+                _become_worker(self.root, limits, request_read, reply_write, parent)
+            finally:
+                os._exit(WORKER_FAILED_TO_START)
+        self.pid = pid
+        os.close(request_read)
+        os.close(reply_write)
+
+    def exchange(self, tree: dict[str, Any], timeout: float) -> Any:
+        """Send a request and return the decoded reply tree.
+
+        Raises:
+            TimeoutError: no complete reply within ``timeout`` seconds.
+            EOFError: the worker closed its end (it ended).
+            protocol.ProtocolError: the reply is not plain data or breaks the framing.
+        """
+        deadline = time.monotonic() + timeout
+        try:
+            _send(self._to_worker, protocol.dumps(tree), deadline)
+        except BrokenPipeError:
+            raise EOFError from None
+        return protocol.loads(protocol.recv_message(self._from_worker, deadline))
+
+    def stop(self, *, kill: bool = True, wait: float = 0.0) -> str:
+        """End the worker and reap it; returns how it ended (``"killed by signal SIGSEGV"``)."""
+        for fd in (self._to_worker, self._from_worker):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        status = limits_module.reap(self.pid, wait=wait) if wait else None
+        if status is None:
+            if kill:
+                limits_module.kill_process_group(self.pid)
+            status = limits_module.reap(self.pid)
+        else:
+            limits_module.kill_process_group(self.pid)
+        return limits_module.describe_exit(status)
+
+
+def _become_worker(root: Path, limits: Limits, request_read: int, reply_write: int, parent: int) -> None:
+    os.setsid()
+    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGALRM):
+        signal.signal(number, signal.SIG_DFL)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    faulthandler.disable()
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    keep = sorted({request_read, reply_write})
+    start = 3
+    for fd in [*keep, resource_max_fd()]:
+        os.closerange(start, fd)
+        start = fd + 1
+    sys.stdin = open(0, closefd=False)  # noqa: SIM115
+    sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
+    os.chdir(root)
+    sys.dont_write_bytecode = True
+    limits_module.confine_worker(limits)
+    limits_module.die_with_parent(parent)
+    for name in list(sys.modules):
+        if name == PACKAGE or name.startswith(PACKAGE + "."):
+            del sys.modules[name]
+    sys.path.insert(0, str(root))
+    import torch
+
+    torch.set_num_threads(1)
+    from autograder.worker import serve
+
+    serve(request_read, reply_write, PACKAGE)
+    os._exit(0)
+
+
+def resource_max_fd() -> int:
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return min(soft if soft > 0 else 4096, 65536)
+
+
+def _send(fd: int, payload: bytes, deadline: float) -> None:
+    data = memoryview(len(payload).to_bytes(8, "big") + payload)
+    os.set_blocking(fd, False)
+    try:
+        while data:
+            wait = deadline - time.monotonic()
+            if wait <= 0:
+                raise TimeoutError
+            _, ready, _ = select.select([], [fd], [], wait)
+            if not ready:
+                raise TimeoutError
+            try:
+                written = os.write(fd, data[: 1 << 16])
+            except BlockingIOError:
+                continue
+            data = data[written:]
+    finally:
+        os.set_blocking(fd, True)
+
+
+class SandboxConnection:
+    """The graders' connection to a submission staged under ``root``: one worker per exercise."""
+
+    def __init__(self, root: Path, limits: Limits | None = None):
+        self.root = Path(root)
+        self.limits = limits or Limits()
+        self.workers: dict[str, WorkerProcess] = {}
+        self.import_failures: dict[str, str] = {}
+        self.timeouts: dict[str, int] = {}
+
+    # ----------------------------------------------------------------------------------------------
+    def request(self, tree: dict[str, Any], *, exercise: str) -> dict[str, Any]:
+        if exercise not in EXERCISE_BY_ID:
+            raise protocol.SubmissionError(f"{exercise} is not an exercise")
+        if exercise in self.import_failures:
+            raise protocol.ImportFailed(self.import_failures[exercise], exercise=exercise)
+        seconds = _seconds(self.limits.call_timeout)
+        if self.timeouts.get(exercise, 0) >= self.limits.timeouts_per_exercise:
+            raise protocol.CallTimedOut(
+                f"Not run: {self.timeouts[exercise]} earlier calls into {exercise} did not return within "
+                f"{seconds} s (an infinite loop?), so its remaining checks fail without waiting.",
+                exercise=exercise,
+            )
+        worker = self._worker(exercise)
+        if not worker.imported:
+            self._import(worker, exercise)
+        try:
+            return worker.exchange(tree, self.limits.call_timeout)
+        except TimeoutError:
+            self._retire(exercise)
+            self.timeouts[exercise] = self.timeouts.get(exercise, 0) + 1
+            raise protocol.CallTimedOut(
+                f"it did not return within {seconds} s (an infinite loop?)", exercise=exercise
+            ) from None
+        except EOFError:
+            how = self._retire(exercise, died=True)
+            raise protocol.WorkerDied(
+                f"the process running your code died ({how}; out of memory?)", exercise=exercise
+            ) from None
+        except protocol.ProtocolError:
+            self._retire(exercise)
+            raise
+        except OSError as exc:
+            how = self._retire(exercise, died=True)
+            raise protocol.WorkerDied(
+                f"the process running your code stopped answering ({how}; {exc.strerror})", exercise=exercise
+            ) from None
+
+    def close(self) -> None:
+        for exercise in list(self.workers):
+            self._retire(exercise)
+
+    # ----------------------------------------------------------------------------------------------
+    def _worker(self, exercise: str) -> WorkerProcess:
+        for other in [ex for ex in self.workers if ex != exercise]:
+            self._retire(other)
+        if exercise not in self.workers:
+            self.workers[exercise] = WorkerProcess(self.root, self.limits)
+        return self.workers[exercise]
+
+    def _retire(self, exercise: str, *, died: bool = False) -> str:
+        worker = self.workers.pop(exercise, None)
+        if worker is None:
+            return "not running"
+        how = worker.stop(wait=1.0 if died else 0.0)
+        limits_module.kill_children(keep={w.pid for w in self.workers.values()})
+        return how
+
+    def _import(self, worker: WorkerProcess, exercise: str) -> None:
+        module = EXERCISE_BY_ID[exercise].module
+        seconds = _seconds(self.limits.call_timeout)
+        try:
+            reply = worker.exchange({"op": "import", "module": module}, self.limits.call_timeout)
+        except TimeoutError:
+            self._retire(exercise)
+            message = (
+                f"importing {module}.py did not finish within {seconds} s "
+                "(an infinite loop or a long computation at import time?)"
+            )
+        except (EOFError, OSError):
+            how = self._retire(exercise, died=True)
+            message = f"importing {module}.py ended the process running it ({how})"
+        except protocol.ProtocolError as exc:
+            self._retire(exercise)
+            message = f"importing {module}.py broke the connection to the grader ({exc})"
+        else:
+            if type(reply) is dict and reply.get("ok") is True:
+                worker.imported = True
+                return
+            if type(reply) is dict and reply.get("kind") == "import_failed":
+                message = str(reply.get("message", ""))
+            else:
+                detail = str(reply.get("message", "")) if type(reply) is dict else "an unreadable reply"
+                message = f"importing {module}.py failed ({detail[:300]})"
+            self._retire(exercise)
+        self.import_failures[exercise] = message
+        raise protocol.ImportFailed(message, exercise=exercise)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}"
