@@ -1,0 +1,220 @@
+"""The pytest plugin that turns a graders run into per-check results: points, pass or fail, a message.
+
+A check's exercise comes from its file (``test_ex3_layers.py`` -> ``ex3``), its points from
+``@pytest.mark.points(n)``; every exercise's points must sum to 20, checked at collection (a grader bug
+is loud: :class:`GraderBug`). A failed check's message is the assertion's text, or a sentence built from
+the :class:`~autograder.protocol.SubmissionError` that ended the call into the submission. Any other
+exception inside a grader is a grader bug: the check gets 0 with "grader error: ..." and the details
+go to :attr:`ChecksPlugin.grader_errors` for the engine to print.
+"""
+
+from __future__ import annotations
+
+import re
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import pytest
+
+from autograder import protocol
+from autograder.layout import EXERCISE_BY_ID, EXERCISES, POINTS_PER_EXERCISE
+
+GRADER_FILE = re.compile(r"^test_(ex\d+)_\w*\.py$")
+MESSAGE_CHARS = 1500
+
+# What each public name must give back, for the message about a value that may not cross.
+EXPECTED_RETURN = {
+    "softmax_with_temperature": "a torch.Tensor",
+    "distillation_loss": "a torch.Tensor",
+    "student_loss": "a torch.Tensor",
+    "student_layer_indices": "a list of int",
+    "halve_layers": "a model of the teacher's class",
+    "DynamicMasker": "a tuple of two torch.Tensor (masked_ids, labels)",
+    "count_parameters": "an int",
+    "parameter_breakdown": "a dict of str to int",
+    "bert_parameter_count": "an int",
+}
+
+
+class GraderBug(Exception):
+    """The graders themselves are wrong (points do not add up, a file does not collect)."""
+
+
+@dataclass
+class CheckResult:
+    """One hidden check's outcome for one submission."""
+
+    exercise: str
+    name: str
+    points: float
+    max_points: float
+    passed: bool
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CheckResult:
+        return cls(
+            exercise=str(data["exercise"]),
+            name=str(data["name"]),
+            points=float(data["points"]),
+            max_points=float(data["max_points"]),
+            passed=bool(data["passed"]),
+            message=str(data["message"]),
+        )
+
+
+def exercise_of(filename: str) -> str | None:
+    match = GRADER_FILE.match(filename)
+    return match.group(1) if match and match.group(1) in EXERCISE_BY_ID else None
+
+
+def describe_failure(exc: BaseException) -> tuple[str, bool]:
+    """The learner's message for an exception that ended a check, and whether it is a grader bug."""
+    if isinstance(exc, protocol.SubmissionError):
+        return describe_submission_error(exc), False
+    if isinstance(exc, AssertionError):
+        return _assertion_text(exc), False
+    if isinstance(exc, pytest.fail.Exception):
+        return _clip(str(exc.msg) if getattr(exc, "msg", None) else str(exc)), False
+    return _clip(f"grader error: {type(exc).__name__}: {exc}"), True
+
+
+def describe_submission_error(exc: protocol.SubmissionError) -> str:
+    """A sentence for the learner from an error that ended a call into their code."""
+    exercise = EXERCISE_BY_ID.get(exc.exercise)
+    call = exc.call or "your code"
+    message = exc.message
+    if isinstance(exc, protocol.NotStarted) and exercise is not None:
+        return (
+            f"{exercise.id} not started yet (exercises/{exercise.filename} still raises NotImplementedError)"
+        )
+    if isinstance(exc, protocol.MissingName):
+        return _clip(f"MISSING FUNCTION --> {message}")
+    if isinstance(exc, protocol.ImportFailed):
+        return _clip(message)
+    if isinstance(exc, protocol.SubmissionRaised):
+        return _clip(f"Called {call} and it raised {message}")
+    if isinstance(exc, protocol.UnsafeResult) and exc.type_name:
+        expected = EXPECTED_RETURN.get(_called_name(call), "plain data of the types the contract names")
+        return _clip(
+            f"Called {call} and got a {exc.type_name}; the contract asks for {expected} "
+            "(subclasses and look-alikes are not accepted)"
+        )
+    if message.startswith("Not run"):
+        return _clip(message)
+    if isinstance(exc, protocol.UnsafeResult):
+        return _clip(f"Called {call} and got back {message}")
+    return _clip(f"Called {call} and {message}")
+
+
+def _called_name(call: str) -> str:
+    match = re.match(r"[A-Za-z_]\w*", call)
+    return match.group(0) if match else ""
+
+
+def _assertion_text(exc: AssertionError) -> str:
+    text = str(exc)
+    head, sep, _ = text.partition("\nassert ")
+    if sep and head.strip():
+        text = head
+    return _clip(text.strip() or "a check failed (no message)")
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MESSAGE_CHARS else text[: MESSAGE_CHARS - 3] + "..."
+
+
+class ChecksPlugin:
+    """Collects the plan (every check with its points) and each check's result.
+
+    Args:
+        connection: handed to the graders' ``submission`` fixture (``config._autograder_connection``);
+            None for a collection-only run.
+        on_check: called with each :class:`CheckResult` as soon as the check ends.
+    """
+
+    def __init__(
+        self,
+        connection: Any = None,
+        on_check: Callable[[CheckResult], None] | None = None,
+    ):
+        self.connection = connection
+        self.on_check = on_check
+        self.plan: list[CheckResult] = []
+        self.results: list[CheckResult] = []
+        self.grader_errors: list[str] = []
+        self.collection_errors: list[str] = []
+        self._by_nodeid: dict[str, CheckResult] = {}
+        self._done: set[str] = set()
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_configure(self, config: pytest.Config) -> None:
+        if self.connection is not None:
+            config._autograder_connection = self.connection
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.collection_errors.append(f"{report.nodeid} did not collect:\n{report.longreprtext[-3000:]}")
+
+    def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config, items) -> None:
+        totals = {ex.id: 0.0 for ex in EXERCISES}
+        for item in items:
+            exercise = exercise_of(item.path.name)
+            if exercise is None:
+                self.collection_errors.append(f"{item.nodeid}: a check outside a test_exN_*.py file")
+                continue
+            marker = item.get_closest_marker("points")
+            if marker is None or not marker.args or not isinstance(marker.args[0], (int, float)):
+                self.collection_errors.append(f"{item.nodeid}: no @pytest.mark.points(n)")
+                continue
+            check = CheckResult(exercise, item.name, 0.0, float(marker.args[0]), False, "not run")
+            self.plan.append(check)
+            self._by_nodeid[item.nodeid] = check
+            totals[exercise] += check.max_points
+        for exercise, total in totals.items():
+            if abs(total - POINTS_PER_EXERCISE) > 1e-9:
+                self.collection_errors.append(
+                    f"{exercise}: the checks' points sum to {total:g}, not {POINTS_PER_EXERCISE}"
+                )
+        if self.collection_errors:
+            raise GraderBug("; ".join(self.collection_errors))
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
+        outcome = yield
+        report = outcome.get_result()
+        check = self._by_nodeid.get(item.nodeid)
+        if check is None or item.nodeid in self._done:
+            return
+        if report.when == "call" or (report.when == "setup" and not report.passed):
+            result = CheckResult(check.exercise, check.name, 0.0, check.max_points, False, "")
+            if report.passed:
+                result.points, result.passed = check.max_points, True
+            elif report.skipped:
+                result.message = f"grader error: the check was skipped ({_skip_reason(report)})"
+                self._grader_error(item, result.message)
+            elif call.excinfo is not None:
+                result.message, is_bug = describe_failure(call.excinfo.value)
+                if is_bug:
+                    self._grader_error(item, "".join(traceback.format_exception(call.excinfo.value)))
+            else:
+                result.message = "the check failed"
+            self._done.add(item.nodeid)
+            self.results.append(result)
+            if self.on_check is not None:
+                self.on_check(result)
+
+    def _grader_error(self, item: pytest.Item, detail: str) -> None:
+        self.grader_errors.append(f"{item.nodeid}: {detail[-4000:]}")
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2])
+    return str(longrepr)

@@ -1,0 +1,567 @@
+"""A grading batch: ``python -m autograder grade SUBMISSION... --out DIR``.
+
+The engine imports torch, transformers' BERT classes, pytest and the graders once (collecting the
+graders checks that every exercise's points sum to 20), then forks one *grading child* per submission,
+at most ``--jobs`` at a time. A grading child stages the submission in a private folder and runs the
+hidden graders in-process with pytest; their calls into the submission go to confined worker
+processes (:mod:`autograder.sandbox`). Per-check results come back to the engine as JSON lines on a
+pipe; only the engine writes files (:mod:`autograder.results`), each one as soon as its submission is
+done, so an interrupted batch resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import io
+import json
+import os
+import select
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TextIO
+
+from autograder import limits as limits_module
+from autograder.collect import CheckResult, ChecksPlugin, GraderBug
+from autograder.layout import GRADERS_DIR, MAX_TOTAL
+from autograder.limits import Limits
+from autograder.results import (
+    SubmissionResult,
+    read_result,
+    result_path,
+    summary_table,
+    write_outputs,
+    write_result,
+)
+from autograder.staging import BadSubmission, stage, student_id
+
+__all__ = [
+    "BadSubmission",
+    "CheckResult",
+    "DuplicateStudent",
+    "GraderBug",
+    "SubmissionResult",
+    "add_arguments",
+    "grade_one",
+    "grade_submissions",
+    "run",
+]
+
+DEFAULT_OUT = "autograder-out"
+PYTEST_ARGS = ("-q", "-s", "-p", "no:cacheprovider", "-p", "no:faulthandler", "-o", "addopts=")
+
+
+class DuplicateStudent(ValueError):
+    """Two submissions would get the same student id."""
+
+
+# --------------------------------------------------------------------------------------------------
+# The engine's warm start: imports and the graders' plan.
+
+_PLANS: dict[tuple, list[CheckResult]] = {}
+
+
+WARM_MODULES = (
+    "torch",
+    "transformers",
+    "transformers.models.bert.modeling_bert",
+    "autograder.sandbox",
+    "autograder.worker",
+    "solutions.model",
+)
+
+
+def _warm_imports() -> None:
+    for name in WARM_MODULES:
+        importlib.import_module(name)
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _graders_key(graders_dir: Path) -> tuple:
+    files = sorted(p for p in Path(graders_dir).rglob("*.py") if "__pycache__" not in p.parts)
+    return (
+        str(Path(graders_dir).resolve()),
+        *((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files),
+    )
+
+
+@contextlib.contextmanager
+def _pytest_environment():
+    previous = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
+        else:
+            os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = previous
+
+
+def prepare(graders_dir: Path = GRADERS_DIR) -> list[CheckResult]:
+    """Import everything the grading children share and collect the graders: the plan of checks.
+
+    Raises:
+        GraderBug: a grader file does not collect, or an exercise's points do not sum to 20.
+    """
+    import pytest
+
+    _warm_imports()
+    key = _graders_key(graders_dir)
+    if key not in _PLANS:
+        plugin = ChecksPlugin()
+        output = io.StringIO()
+        with _pytest_environment(), contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+            code = pytest.main([str(graders_dir), "--collect-only", *PYTEST_ARGS], plugins=[plugin])
+        if plugin.collection_errors or code != 0 or not plugin.plan:
+            detail = "\n".join(plugin.collection_errors) or output.getvalue()[-3000:]
+            raise GraderBug(
+                f"the graders in {graders_dir} are broken (pytest exit code {int(code)}):\n{detail}"
+            )
+        _PLANS[key] = plugin.plan
+    return [replace(check) for check in _PLANS[key]]
+
+
+# --------------------------------------------------------------------------------------------------
+# The grading child.
+
+
+def _grading_child(source: Path, graders_dir: Path, limits: Limits, write_fd: int) -> None:
+    """Runs in the forked child: grade ``source`` and report on ``write_fd``. Never returns."""
+    import pytest
+    import torch
+
+    def emit(message: dict) -> None:
+        data = memoryview((json.dumps(message) + "\n").encode())
+        while data:
+            data = data[os.write(write_fd, data) :]
+
+    workdir = None
+    connection = None
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        limits_module.become_subreaper()
+        torch.set_num_threads(1)
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        workdir = Path(tempfile.mkdtemp(prefix="ag-grade-"))
+        try:
+            stage(source, workdir)
+        except BadSubmission as exc:
+            emit({"type": "error", "message": str(exc)})
+            return
+        _make_readable(workdir)
+        from autograder.sandbox import SandboxConnection
+
+        connection = SandboxConnection(workdir, limits)
+        plugin = ChecksPlugin(connection, on_check=lambda check: emit({"type": "check", **check.to_dict()}))
+        with _pytest_environment():
+            code = pytest.main([str(graders_dir), *PYTEST_ARGS], plugins=[plugin])
+        for problem in plugin.collection_errors + plugin.grader_errors:
+            emit({"type": "grader_error", "message": problem})
+        emit({"type": "done", "exit_code": int(code)})
+    except BaseException as exc:  # noqa: BLE001
+        with contextlib.suppress(BaseException):
+            emit({"type": "error", "message": f"the grading process failed ({type(exc).__name__}: {exc})"})
+    finally:
+        with contextlib.suppress(BaseException):
+            if connection is not None:
+                connection.close()
+            limits_module.kill_children()
+            if workdir is not None:
+                shutil.rmtree(workdir, ignore_errors=True)
+        os._exit(0)
+
+
+def _make_readable(root: Path) -> None:
+    """Let the workers (``nobody`` when the engine is root) read the staged files, and nothing else."""
+    os.chmod(root, 0o755)
+    for path in root.rglob("*"):
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+
+
+@dataclass
+class _Running:
+    student: str
+    source: Path
+    pid: int
+    fd: int
+    started: float
+    buffer: bytearray = field(default_factory=bytearray)
+    checks: list[CheckResult] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    grader_errors: list[str] = field(default_factory=list)
+    done: bool = False
+
+    def feed(self, data: bytes) -> None:
+        self.buffer.extend(data)
+        while b"\n" in self.buffer:
+            line, _, rest = bytes(self.buffer).partition(b"\n")
+            self.buffer = bytearray(rest)
+            try:
+                message = json.loads(line)
+                kind = message.get("type")
+                if kind == "check":
+                    self.checks.append(CheckResult.from_dict(message))
+                elif kind == "error":
+                    self.errors.append(str(message["message"]))
+                elif kind == "grader_error":
+                    self.grader_errors.append(str(message["message"]))
+                elif kind == "done":
+                    self.done = True
+            except (ValueError, KeyError, TypeError, AttributeError):
+                self.errors.append("the grading process sent an unreadable message")
+
+    def result(self, plan: list[CheckResult], stopped: str | None) -> SubmissionResult:
+        error = stopped or ("; ".join(self.errors) if self.errors else None)
+        if error is None and not self.done:
+            error = "the grading process ended before finishing"
+        received = {(c.exercise, c.name): c for c in self.checks}
+        not_run = f"not graded: {error}" if error else "not run"
+        checks = [
+            received.pop((c.exercise, c.name), None)
+            or CheckResult(c.exercise, c.name, 0.0, c.max_points, False, not_run)
+            for c in plan
+        ]
+        checks.extend(received.values())
+        return SubmissionResult(self.student, checks, error, time.monotonic() - self.started)
+
+
+def _start_child(student: str, source: Path, graders_dir: Path, limits: Limits, open_fds: Iterable[int]):
+    from autograder.sandbox import fork
+
+    read_fd, write_fd = os.pipe()
+    pid = fork()
+    if pid == 0:
+        try:
+            os.close(read_fd)
+            for fd in open_fds:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            _grading_child(source, graders_dir, limits, write_fd)
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    return _Running(student, source, pid, read_fd, time.monotonic())
+
+
+def _run_batch(
+    items: list[tuple[str, Path]],
+    *,
+    plan: list[CheckResult],
+    graders_dir: Path,
+    limits: Limits,
+    jobs: int,
+    on_result: Callable[[SubmissionResult, _Running], None],
+    reap_strays: bool = False,
+) -> list[SubmissionResult]:
+    pending = deque(items)
+    running: dict[int, _Running] = {}
+    results: list[SubmissionResult] = []
+    try:
+        while pending or running:
+            while pending and len(running) < max(1, jobs):
+                student, source = pending.popleft()
+                child = _start_child(student, source, graders_dir, limits, list(running))
+                running[child.fd] = child
+            now = time.monotonic()
+            wait = min(c.started + limits.submission_timeout for c in running.values()) - now
+            ready, _, _ = select.select(list(running), [], [], max(0.0, min(wait, 1.0)))
+            finished: list[tuple[_Running, str | None]] = []
+            for fd in ready:
+                child = running[fd]
+                data = os.read(fd, 1 << 16)
+                if data:
+                    child.feed(data)
+                else:
+                    finished.append((child, None))
+            now = time.monotonic()
+            for child in running.values():
+                if now - child.started > limits.submission_timeout and all(
+                    child is not f[0] for f in finished
+                ):
+                    _kill(child.pid)
+                    finished.append(
+                        (
+                            child,
+                            (
+                                f"grading was stopped after {limits.submission_timeout:g} s, "
+                                "the limit per submission"
+                            ),
+                        )
+                    )
+            for child, stopped in finished:
+                del running[child.fd]
+                os.close(child.fd)
+                status = limits_module.reap(child.pid)
+                if stopped is None and not child.done and status:
+                    child.errors.append(f"the grading process ended ({limits_module.describe_exit(status)})")
+                result = child.result(plan, stopped)
+                results.append(result)
+                on_result(result, child)
+            if reap_strays and finished:
+                limits_module.kill_children(keep={c.pid for c in running.values()})
+    finally:
+        for child in running.values():
+            _kill(child.pid)
+            limits_module.reap(child.pid)
+            with contextlib.suppress(OSError):
+                os.close(child.fd)
+    return results
+
+
+def _kill(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signal.SIGKILL)
+
+
+# --------------------------------------------------------------------------------------------------
+# The library API.
+
+
+def _limits(timeout: float, memory_mb: int, submission_timeout: float) -> Limits:
+    return Limits(
+        call_timeout=float(timeout), memory_mb=int(memory_mb), submission_timeout=float(submission_timeout)
+    )
+
+
+def _report_grader_errors(result: SubmissionResult, child: _Running, stream: TextIO) -> None:
+    for problem in child.grader_errors:
+        print(f"\n!!! GRADER ERROR while grading {result.student}: {problem}\n", file=stream, flush=True)
+
+
+def grade_one(
+    path: Path | str,
+    *,
+    timeout: float = 20.0,
+    memory_mb: int = 2048,
+    graders_dir: Path | str = GRADERS_DIR,
+    submission_timeout: float = 300.0,
+) -> SubmissionResult:
+    """Grade one submission (folder or zip) and return its result; writes no file.
+
+    Raises:
+        BadSubmission: ``path`` is neither a folder nor a ``.zip`` file.
+        GraderBug: the graders are broken.
+    """
+    source = _check_path(Path(path))
+    plan = prepare(Path(graders_dir))
+    results = _run_batch(
+        [(student_id(source), source)],
+        plan=plan,
+        graders_dir=Path(graders_dir),
+        limits=_limits(timeout, memory_mb, submission_timeout),
+        jobs=1,
+        on_result=lambda result, child: _report_grader_errors(result, child, sys.stderr),
+    )
+    return results[0]
+
+
+def _check_path(path: Path) -> Path:
+    path = Path(path)
+    if path.is_dir() or (path.is_file() and path.suffix.lower() == ".zip"):
+        return path.resolve()
+    if not path.exists():
+        raise BadSubmission(f"{path}: no such file or folder")
+    raise BadSubmission(f"{path} is neither a folder nor a .zip file")
+
+
+def partition_paths(paths: Iterable[Path | str]) -> tuple[list[Path], list[str]]:
+    """Split paths into submissions (folders and zips) and one error message per other path."""
+    good, problems = [], []
+    for path in paths:
+        try:
+            good.append(_check_path(Path(path)))
+        except BadSubmission as exc:
+            problems.append(str(exc))
+    return good, problems
+
+
+def _students(paths: list[Path]) -> list[tuple[str, Path]]:
+    by_id: dict[str, list[Path]] = {}
+    for path in paths:
+        by_id.setdefault(student_id(path), []).append(path)
+    clashes = {sid: found for sid, found in by_id.items() if len(found) > 1}
+    if clashes:
+        detail = "; ".join(f"{sid}: {', '.join(map(str, found))}" for sid, found in sorted(clashes.items()))
+        raise DuplicateStudent(f"two submissions have the same student id ({detail})")
+    bad = [sid for sid in by_id if not sid or sid.startswith(".") or "/" in sid]
+    if bad:
+        raise BadSubmission(f"cannot use {bad[0]!r} as a student id")
+    return [(student_id(path), path) for path in paths]
+
+
+class Progress:
+    """A progress bar on a terminal, plain lines ("graded alice: 87/100 (3/12)") otherwise."""
+
+    def __init__(self, total: int, stream: TextIO | None = None):
+        self.total = total
+        self.count = 0
+        self.stream = stream if stream is not None else sys.stderr
+        self.bar = bool(getattr(self.stream, "isatty", lambda: False)())
+
+    def advance(self, verb: str, result: SubmissionResult) -> None:
+        self.count += 1
+        text = f"{verb} {result.student}: {_points(result.total)}/{MAX_TOTAL} ({self.count}/{self.total})"
+        if result.error:
+            text += f" [{result.error.splitlines()[0][:100]}]"
+        if self.bar:
+            width = 30
+            filled = int(width * self.count / max(self.total, 1))
+            line = f"\r[{'#' * filled}{'.' * (width - filled)}] {text}"
+            self.stream.write(line[:160].ljust(160))
+            if self.count == self.total:
+                self.stream.write("\n")
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+
+def _points(value: float) -> str:
+    return f"{value:g}"
+
+
+def grade_submissions(
+    paths: Iterable[Path | str],
+    out_dir: Path | str,
+    *,
+    jobs: int = 1,
+    force: bool = False,
+    timeout: float = 20.0,
+    memory_mb: int = 2048,
+    submission_timeout: float = 300.0,
+    graders_dir: Path | str = GRADERS_DIR,
+    progress: bool | TextIO = False,
+    reap_strays: bool = False,
+) -> list[SubmissionResult]:
+    """Grade a batch and write ``out_dir/results/<student>.json``, ``grades.csv`` and ``report.html``.
+
+    Students whose results file already exists are not graded again unless ``force``.
+    Returns one result per path, in the order given.
+
+    Raises:
+        BadSubmission: a path is neither a folder nor a ``.zip`` (see :func:`partition_paths`).
+        DuplicateStudent: two paths would share a student id. Both are raised before grading starts.
+        GraderBug: the graders are broken.
+    """
+    out_dir = Path(out_dir)
+    sources = []
+    for path in paths:
+        sources.append(_check_path(Path(path)))
+    items = _students(sources)
+    plan = prepare(Path(graders_dir))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    reporter = Progress(len(items), None if progress is True else progress) if progress else None
+    done: dict[str, SubmissionResult] = {}
+    to_grade = []
+    for student, source in items:
+        existing = result_path(out_dir, student)
+        if existing.exists() and not force:
+            try:
+                done[student] = read_result(existing)
+                if reporter:
+                    reporter.advance("already graded", done[student])
+                continue
+            except (OSError, ValueError, KeyError, TypeError):
+                pass
+        to_grade.append((student, source))
+
+    def record(result: SubmissionResult, child: _Running) -> None:
+        _report_grader_errors(result, child, sys.stderr)
+        write_result(out_dir, result)
+        write_outputs(out_dir)
+        done[result.student] = result
+        if reporter:
+            reporter.advance("graded", result)
+
+    _run_batch(
+        to_grade,
+        plan=plan,
+        graders_dir=Path(graders_dir),
+        limits=_limits(timeout, memory_mb, submission_timeout),
+        jobs=jobs,
+        on_result=record,
+        reap_strays=reap_strays,
+    )
+    write_outputs(out_dir)
+    return [done[student] for student, _ in items]
+
+
+# --------------------------------------------------------------------------------------------------
+# The command line.
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "submissions",
+        nargs="*",
+        type=Path,
+        help="submission folders or .zip files (none: grade the demo class shipped with the package)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path(DEFAULT_OUT), help=f"output folder (default {DEFAULT_OUT})"
+    )
+    parser.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1)")
+    parser.add_argument("--force", action="store_true", help="grade again students already graded in --out")
+    parser.add_argument("--timeout", type=float, default=20.0, help="seconds per call into a submission")
+    parser.add_argument("--memory-mb", type=int, default=2048, help="memory per worker process, in MB")
+    parser.add_argument(
+        "--submission-timeout", type=float, default=300.0, help="seconds for the whole of one submission"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    paths = list(args.submissions)
+    if not paths:
+        from autograder.demo.classroom import write_demo_class
+
+        demo_dir = Path(args.out) / "demo-submissions"
+        paths = write_demo_class(demo_dir)
+        print(f"No submission given: grading the demo class written to {demo_dir}", file=sys.stderr)
+    sources, problems = partition_paths(paths)
+    for problem in problems:
+        print(f"error: {problem} (not graded)", file=sys.stderr)
+    try:
+        _students(sources)
+        prepare(GRADERS_DIR)
+    except (DuplicateStudent, BadSubmission) as exc:
+        print(f"error: {exc}; nothing was graded", file=sys.stderr)
+        return 2
+    except GraderBug as exc:
+        print(f"GRADER ERROR: {exc}\nnothing was graded", file=sys.stderr)
+        return 2
+    limits_module.become_subreaper()
+    results = grade_submissions(
+        sources,
+        args.out,
+        jobs=args.jobs,
+        force=args.force,
+        timeout=args.timeout,
+        memory_mb=args.memory_mb,
+        submission_timeout=args.submission_timeout,
+        progress=True,
+        reap_strays=True,
+    )
+    print(summary_table(results))
+    print(
+        f"\nWrote {Path(args.out) / 'grades.csv'}, {Path(args.out) / 'report.html'} and "
+        f"{Path(args.out) / 'results'}/<student>.json"
+    )
+    if not limits_module.drops_privileges():
+        print(
+            "note: not running as root, so the workers keep your user id (the drop to 'nobody' is off)",
+            file=sys.stderr,
+        )
+    return 1 if problems else 0

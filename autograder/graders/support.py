@@ -1,0 +1,160 @@
+"""Helpers the hidden graders share: how a failed check speaks, how an expected exception is checked.
+
+Tensor comparison and call descriptions come from :mod:`solutions.checking` (the same wording the
+visible self-checks use); this module adds what only the graders need: naming the misconception
+behind a wrong value, checking that a call raised the right exception, and exact plain types.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from collections.abc import Callable, Sequence
+from types import ModuleType
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from autograder import protocol
+from solutions.checking import check_tensor, describe, describe_call, relative_error
+
+__all__ = [
+    "Candidate",
+    "check_tensor",
+    "describe",
+    "describe_call",
+    "diagnose",
+    "expect_exact_type",
+    "expect_scalar_tensor",
+    "expect_value_error",
+    "fail",
+    "given_model_module",
+    "number",
+    "relative_error",
+    "times",
+]
+
+MATCH_RTOL = 1e-4
+"""How close a wrong result must be to a candidate mistake's value for the mistake to be named."""
+
+
+def given_model_module() -> ModuleType:
+    """The given model's module as the protocol sees it (models of its classes may cross).
+
+    Under the engine this is ``solutions.model``; when graders run in-process against a folder
+    (``--submission-dir``), the worker in this process makes it the staged copy. Call it after the
+    ``submission`` fixture has been set up.
+    """
+    return importlib.import_module(protocol._resolve_class("given.BertModel").__module__)
+
+
+def fail(message: str) -> None:
+    """Fail the check with ``message``, the whole text the learner reads."""
+    raise AssertionError(message)
+
+
+def number(value: float) -> str:
+    """4 significant digits, always looking like a float: ``0.0523``, ``16.0``, ``1.2e+04``."""
+    text = f"{value:.4g}"
+    return text if any(mark in text for mark in ".ena") else text + ".0"
+
+
+def times(actual: float, expected: float) -> str:
+    """``"16 times larger"`` / ``"4 times smaller"``: how the expected value compares with the result."""
+    if actual == 0 or not (math.isfinite(actual) and math.isfinite(expected)):
+        return "different"
+    ratio = expected / actual
+    if ratio < 0:
+        return "of the opposite sign"
+    if ratio >= 1:
+        return f"{ratio:.3g} times larger"
+    return f"{1 / ratio:.3g} times smaller"
+
+
+Candidate = tuple[Tensor, str]
+"""A mistake's value for the same call, and the sentence that names the mistake."""
+
+
+def diagnose(actual: Tensor, candidates: Sequence[Candidate], rtol: float = MATCH_RTOL) -> str:
+    """The sentence of the first candidate mistake whose value ``actual`` matches, or ``""``.
+
+    Args:
+        actual: the learner's (wrong) result, already known to have the right type and shape.
+        candidates: pairs (value the mistake would give, sentence naming it).
+        rtol: how close counts as the same value (relative to the candidate's largest entry).
+    """
+    if type(actual) is not Tensor:
+        return ""
+    for value, sentence in candidates:
+        if value.shape != actual.shape:
+            continue
+        if not bool(torch.isfinite(value).all()):
+            continue
+        if relative_error(actual.detach().to(torch.float64), value.detach().to(torch.float64)) <= rtol:
+            return sentence
+    return ""
+
+
+def expect_exact_type(value: Any, expected_type: type, *, call: str, what: str = "the result") -> None:
+    """Fail unless ``type(value) is expected_type`` (a bool is not an int, a tensor is not an int)."""
+    if type(value) is expected_type:
+        return
+    extra = ""
+    if type(value) is Tensor:
+        extra = f" Use .item() and {expected_type.__name__}(...) to turn a 0-d tensor into a plain number."
+    elif expected_type is int and type(value) is float:
+        extra = " Counts are whole numbers: keep them as int (no / division, no float(...))."
+    subject = "" if what == "the result" else f" for {what}"
+    fail(
+        f"Called {call} and got{subject} {describe(value)} (a {type(value).__name__}); "
+        f"expected a plain {expected_type.__name__}.{extra}"
+    )
+
+
+def expect_scalar_tensor(value: Any, *, call: str, dtype: torch.dtype = torch.float32) -> float:
+    """Check that ``value`` is a 0-d tensor of ``dtype`` holding a finite number, and return it."""
+    if type(value) is not Tensor:
+        fail(f"Called {call} and got {describe(value)} (a {type(value).__name__}); expected a torch.Tensor")
+    if value.dim() != 0:
+        fail(
+            f"Called {call} and got a tensor of shape {tuple(value.shape)}; the loss is a single number, "
+            "shape (). Did you forget to average over the positions?"
+        )
+    if value.dtype != dtype:
+        fail(f"Called {call} and got dtype {str(value.dtype).removeprefix('torch.')}; expected {dtype}")
+    result = float(value.item())
+    if not math.isfinite(result):
+        fail(
+            f"Called {call} and got {result}; the expected value is finite. Large logits overflow exp(): "
+            "use log_softmax (never log of softmax) and subtract the largest logit."
+        )
+    return result
+
+
+def expect_value_error(
+    function: Callable[..., Any], *args: Any, call: str, why: str, **kwargs: Any
+) -> str | None:
+    """Call the submission and return a failure sentence unless it raised ``ValueError``, else None.
+
+    A stub that was never started, a missing name or a crashed worker propagate: they are not a
+    question of which exception was raised.
+
+    Args:
+        function: the submission's function or class (through the ``submission`` fixture).
+        *args: positional arguments of the call.
+        call: the call as text, for the message.
+        why: what makes the arguments invalid, e.g. ``"temperature=0 is not positive"``.
+        **kwargs: keyword arguments of the call.
+    """
+    try:
+        value = function(*args, **kwargs)
+    except protocol.SubmissionRaised as raised:
+        if raised.is_a("ValueError"):
+            return None
+        return f"Called {call} and it raised {raised.type_name}; expected a ValueError ({why})."
+    except RuntimeError:
+        return (
+            f"Called {call} and it returned a broken model instead of raising; expected a ValueError ({why})."
+        )
+    return f"Called {call} and got {describe(value)}; expected a ValueError ({why})."

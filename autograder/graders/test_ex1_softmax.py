@@ -1,0 +1,227 @@
+"""Hidden checks for ex1: ``softmax_with_temperature(logits, temperature=1.0, dim=-1)``.
+
+Reference values are ``F.softmax(logits / T, dim)`` at fixed seeds.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from autograder.graders.support import check_tensor, describe_call, diagnose, expect_value_error, fail
+
+NAME = "softmax_with_temperature"
+
+
+@pytest.fixture(scope="module")
+def softmax(submission):
+    return submission.ex1.softmax_with_temperature
+
+
+def _logits(
+    *shape: int, seed: int = 0, scale: float = 3.0, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return (torch.randn(*shape, generator=generator, dtype=torch.float64) * scale).to(dtype)
+
+
+def _temperature_mistakes(
+    logits: torch.Tensor, temperature: float, dim: int
+) -> list[tuple[torch.Tensor, str]]:
+    """What the usual slips give for this call, with the sentence that names each."""
+    t = temperature
+    return [
+        (F.softmax(logits, dim), "That is the plain softmax(logits): the temperature was ignored."),
+        (
+            F.softmax(logits * t, dim),
+            (
+                "That is softmax(logits * T): the logits must be divided by T (a higher T gives a softer "
+                "distribution), not multiplied."
+            ),
+        ),
+        (
+            F.softmax(logits / t**2, dim),
+            (
+                "That is softmax(logits / T**2): divide by T once; the T**2 factor belongs to the "
+                "distillation loss (ex2), not to the softmax."
+            ),
+        ),
+        (
+            F.softmax(logits / t, -1 if dim != -1 else 0),
+            f"That is the softmax along another dimension: normalise along dim={dim}.",
+        ),
+    ]
+
+
+@pytest.mark.points(4)
+def test_softmax_matches_torch_for_several_temperatures(softmax):
+    logits = _logits(4, 10, seed=1)
+    call = describe_call(NAME, logits)
+    check_tensor(
+        softmax(logits), F.softmax(logits, -1), call=call, hint="With T = 1 this is the plain softmax."
+    )
+    for temperature in (0.5, 2.0, 4.0, 10.0):
+        call = describe_call(NAME, logits, temperature=temperature)
+        result = softmax(logits, temperature=temperature)
+        hint = diagnose(result, _temperature_mistakes(logits, temperature, -1))
+        check_tensor(result, F.softmax(logits / temperature, -1), call=call, hint=hint)
+    result = softmax(logits, 2.0)
+    check_tensor(
+        result,
+        F.softmax(logits / 2.0, -1),
+        call=describe_call(NAME, logits, 2.0),
+        hint="The temperature is the second positional argument.",
+    )
+
+
+@pytest.mark.points(3)
+def test_softmax_normalises_along_every_dim(softmax):
+    logits = _logits(3, 4, 5, seed=2)
+    for dim in (0, 1, 2, -1, -2):
+        call = describe_call(NAME, logits, temperature=2.0, dim=dim)
+        result = softmax(logits, temperature=2.0, dim=dim)
+        expected = F.softmax(logits / 2.0, dim)
+        candidates = [
+            (
+                F.softmax(logits / 2.0, other),
+                f"Those probabilities sum to 1 along dim={other}, not dim={dim}.",
+            )
+            for other in (-1, 0, 1)
+            if other % 3 != dim % 3
+        ] + _temperature_mistakes(logits, 2.0, dim)[:3]
+        hint = diagnose(result, candidates)
+        if not hint and type(result) is torch.Tensor and result.shape == expected.shape:
+            sums = result.detach().sum(dim)
+            if not torch.allclose(sums, torch.ones_like(sums), atol=1e-4):
+                hint = f"The result does not sum to 1 along dim={dim}: take the max and the sum along dim."
+        check_tensor(result, expected, call=call, hint=hint)
+
+
+@pytest.mark.points(2)
+def test_softmax_stable_for_large_logits(softmax):
+    logits = _logits(4, 10, seed=3, scale=1e4).clamp(-1e4, 1e4)
+    logits[0, 0] = 1e4
+    logits[1, :] = -1e4
+    logits[2, :] = torch.tensor([1e4, 9990.0] + [-1e4] * 8)
+    hint = (
+        "exp() overflows for large logits (exp(89) is already inf in float32): subtract the largest "
+        "logit along dim before exponentiating; the probabilities do not change."
+    )
+    for temperature in (1.0, 0.5):
+        call = describe_call(NAME, logits, temperature=temperature)
+        result = softmax(logits, temperature=temperature)
+        if (
+            type(result) is torch.Tensor
+            and result.shape == logits.shape
+            and not bool(torch.isfinite(result).all())
+        ):
+            not_finite = int((~torch.isfinite(result)).sum())
+            fail(f"Called {call} and got {not_finite} of {result.numel()} values that are not finite. {hint}")
+        check_tensor(
+            result,
+            F.softmax(logits / temperature, -1),
+            call=call,
+            hint=hint,
+        )
+
+
+@pytest.mark.points(1)
+def test_softmax_unchanged_when_every_logit_shifts(softmax):
+    logits = _logits(4, 10, seed=4)
+    shifted = logits + 1000.0
+    call = f"{NAME}(logits + 1000.0, temperature=2.0) with logits of shape (4, 10)"
+    check_tensor(
+        softmax(shifted, temperature=2.0),
+        F.softmax(logits / 2.0, -1),
+        call=call,
+        rtol=1e-4,
+        atol=1e-6,
+        hint="softmax(x + c) equals softmax(x); exp(1000) overflows, so subtract the largest logit first.",
+    )
+
+
+@pytest.mark.points(2)
+def test_softmax_leaves_its_input_unchanged(softmax):
+    for shape, dim in (((4, 10), -1), ((3, 4, 5), 1)):
+        logits = _logits(*shape, seed=5)
+        original = logits.clone()
+        result = softmax.call(logits, temperature=3.0, dim=dim)
+        after = result.args[0]
+        if not torch.equal(after, original):
+            fail(
+                f"Called {describe_call(NAME, logits, temperature=3.0, dim=dim)} and the logits passed in "
+                "were changed by the call. Never modify the input: in-place operations such as /=, -=, "
+                ".div_(), .sub_() or .exp_() write into the caller's tensor; use logits / T and friends "
+                "instead."
+            )
+
+
+@pytest.mark.points(3)
+def test_softmax_gradient_matches_torch(softmax):
+    logits = _logits(4, 10, seed=6)
+    upstream = _logits(4, 10, seed=7, scale=1.0)
+    temperature = 2.0
+    call = describe_call(NAME, logits.clone().requires_grad_(), temperature=temperature)
+    result = softmax.call(logits.clone().requires_grad_(), temperature=temperature, backward=upstream)
+    check_tensor(result.value, F.softmax(logits / temperature, -1), call=call)
+    gradient = result.grads.get("arg0")
+    if not result.result_requires_grad or gradient is None:
+        fail(
+            f"Called {call} on logits with requires_grad=True and the result is cut off from the autograd "
+            "graph, so no gradient reaches the logits. Stay in torch: no .detach() on the result, no "
+            ".item(), numpy, math.exp or torch.tensor(...) rebuilding values."
+        )
+    reference_logits = logits.clone().requires_grad_()
+    (F.softmax(reference_logits / temperature, -1) * upstream).sum().backward()
+    check_tensor(
+        gradient,
+        reference_logits.grad,
+        call=call,
+        what="the gradient of the logits",
+        rtol=1e-4,
+        atol=1e-6,
+        hint="Detaching part of the computation (other than the max you subtract) changes the gradient.",
+    )
+
+
+@pytest.mark.points(2)
+def test_softmax_keeps_dtype_and_shape(softmax):
+    logits64 = _logits(4, 10, seed=8, dtype=torch.float64)
+    call = describe_call(NAME, logits64, temperature=2.0)
+    check_tensor(
+        softmax(logits64, temperature=2.0),
+        F.softmax(logits64 / 2.0, -1),
+        call=call,
+        rtol=1e-6,
+        atol=1e-9,
+        hint="A float64 input gives a float64 result: no .float() or dtype=torch.float32 inside.",
+    )
+    for shape, dim in (((7,), 0), ((2, 3, 4, 5), 2)):
+        logits = _logits(*shape, seed=9)
+        call = describe_call(NAME, logits, temperature=0.7, dim=dim)
+        check_tensor(softmax(logits, temperature=0.7, dim=dim), F.softmax(logits / 0.7, dim), call=call)
+
+
+@pytest.mark.points(3)
+def test_softmax_rejects_bad_temperatures(softmax):
+    logits = _logits(2, 5, seed=10)
+    problems = []
+    for temperature, why in (
+        (0.0, "a temperature of 0 divides by zero"),
+        (-1.0, "a negative temperature turns the distribution upside down"),
+        (math.nan, "nan is not a number"),
+        (math.inf, "an infinite temperature is not a finite number"),
+    ):
+        call = describe_call(NAME, logits, temperature=temperature)
+        problem = expect_value_error(softmax, logits, temperature=temperature, call=call, why=why)
+        if problem:
+            problems.append(problem)
+    if problems:
+        fail(
+            " ".join(problems)
+            + " Check the temperature first: raise ValueError unless it is a positive finite number "
+            "(math.isfinite(T) and T > 0)."
+        )

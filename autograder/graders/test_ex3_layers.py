@@ -1,0 +1,343 @@
+"""Hidden checks for ex3: ``student_layer_indices`` and ``halve_layers``.
+
+Teachers are small (hidden 32, 4 heads, 2-12 layers, vocabulary 100) with every parameter redrawn at a
+fixed seed, so that each layer and each weight is distinguishable: a student layer is identified by the
+teacher layer whose weights it holds.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from autograder import protocol
+from autograder.graders.support import (
+    describe_call,
+    expect_exact_type,
+    expect_value_error,
+    fail,
+    given_model_module,
+)
+
+INDICES = "student_layer_indices"
+HALVE = "halve_layers"
+SMALL = {
+    "vocab_size": 100,
+    "hidden_size": 32,
+    "num_attention_heads": 4,
+    "intermediate_size": 48,
+    "max_position_embeddings": 16,
+    "type_vocab_size": 2,
+}
+
+
+@pytest.fixture(scope="module")
+def halve_layers(submission):
+    return submission.ex3.halve_layers
+
+
+@pytest.fixture(scope="module")
+def student_layer_indices(submission):
+    return submission.ex3.student_layer_indices
+
+
+def _randomise(model: nn.Module, seed: int) -> nn.Module:
+    """Redraw every parameter (tied ones once) so that no two weights are alike, as after training."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.copy_(torch.randn(parameter.shape, generator=generator))
+    return model.eval()
+
+
+def teacher(num_layers: int, *, masked_lm: bool = False, seed: int = 0, **overrides) -> nn.Module:
+    """A small randomised teacher of the given model's classes."""
+    given = given_model_module()
+    config = given.BertConfig(num_hidden_layers=num_layers, **{**SMALL, **overrides})
+    model = given.BertForMaskedLM(config) if masked_lm else given.BertModel(config)
+    return _randomise(model, seed)
+
+
+def hf_teacher(num_layers: int, *, masked_lm: bool = False, seed: int = 0) -> nn.Module:
+    """A small randomised ``transformers`` teacher."""
+    import transformers
+
+    config = transformers.BertConfig(num_hidden_layers=num_layers, **SMALL)
+    model = transformers.BertForMaskedLM(config) if masked_lm else transformers.BertModel(config)
+    return _randomise(model, seed)
+
+
+def _halve_call(model: nn.Module, *args, **kwargs) -> str:
+    """``halve_layers(BertModel(6 layers), layers=[1, 3])``, with the teacher's size and origin."""
+    text = describe_call(HALVE, model, *args, **kwargs)
+    origin = "transformers' " if type(model).__module__.startswith("transformers") else ""
+    size = f"{origin}{type(model).__name__}({model.config.num_hidden_layers} layers)"
+    return text.replace(f"{type(model).__name__}(...)", size, 1).replace(f"a {type(model).__name__}", size, 1)
+
+
+def _prefix(model: nn.Module) -> str:
+    return "bert.encoder.layer." if hasattr(model, "bert") else "encoder.layer."
+
+
+def _layers(state: dict[str, torch.Tensor], prefix: str) -> dict[int, dict[str, torch.Tensor]]:
+    """Layer index -> {name inside the layer: tensor}."""
+    layers: dict[int, dict[str, torch.Tensor]] = {}
+    for name, tensor in state.items():
+        if name.startswith(prefix):
+            index, _, inner = name[len(prefix) :].partition(".")
+            layers.setdefault(int(index), {})[inner] = tensor
+    return layers
+
+
+def _same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[name], b[name]) for name in a)
+
+
+def halve(halve_layers, model: nn.Module, *args, **kwargs) -> protocol.CallResult:
+    """Call ``halve_layers`` and check that a model of the teacher's class came back."""
+    call = _halve_call(model, *args, **kwargs)
+    try:
+        result = halve_layers.call(model, *args, **kwargs)
+    except RuntimeError as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        fail(
+            f"Called {call}: the model that came back, or the teacher after the call, holds a different "
+            f"number of layers than its config.num_hidden_layers says ({first_line}). Set "
+            "num_hidden_layers on the student's own copy of the config, and leave the teacher and its "
+            "config as they were."
+        )
+    if type(result.value) is not type(model):
+        fail(
+            f"Called {call} and got {type(result.value).__name__ if result.value is not None else 'None'}; "
+            f"expected a new {type(model).__name__} (the teacher's class)."
+        )
+    return result
+
+
+def _check_layers(
+    halve_layers, model: nn.Module, layers: list[int] | None, expected: list[int]
+) -> protocol.CallResult:
+    """Call ``halve_layers`` and check that student layer i holds teacher layer ``expected[i]``."""
+    kwargs = {} if layers is None else {"layers": layers}
+    call = _halve_call(model, **kwargs)
+    result = halve(halve_layers, model, **kwargs)
+    student = result.value
+    prefix = _prefix(model)
+    teacher_layers = _layers(model.state_dict(), prefix)
+    student_layers = _layers(student.state_dict(), prefix)
+    choice = (
+        "the layers asked for" if layers is not None else "every other teacher layer, starting with layer 0"
+    )
+    if len(student_layers) != len(expected):
+        fail(
+            f"Called {call} and the student has {len(student_layers)} layers; expected {len(expected)}, "
+            f"teacher layers {expected} ({choice})."
+        )
+    for position, wanted in enumerate(expected):
+        holds = next(
+            (index for index, weights in teacher_layers.items() if _same(student_layers[position], weights)),
+            None,
+        )
+        if holds == wanted:
+            continue
+        if holds is None:
+            fail(
+                f"Called {call} and student layer {position} matches no teacher layer; expected a copy of "
+                f"teacher layer {wanted}. Copy the teacher's trained weights (copy.deepcopy), do not build "
+                "fresh layers: starting from the teacher's layers is worth 3.69 GLUE points in the "
+                "DistilBERT ablation."
+            )
+        fail(
+            f"Called {call} and student layer {position} holds teacher layer {holds}; expected teacher layer "
+            f"{wanted} ({choice}: {expected})."
+        )
+    return result
+
+
+@pytest.mark.points(3)
+def test_student_layer_indices_keep_every_other_layer_from_zero(student_layer_indices):
+    for count in (12, 6, 5, 7, 2, 1):
+        expected = list(range(0, count, 2))
+        call = describe_call(INDICES, count)
+        value = student_layer_indices(count)
+        expect_exact_type(value, list, call=call)
+        if value == expected and all(type(index) is int for index in value):
+            continue
+        hint = ""
+        if value == [0, 2, 4, 7, 9, 11]:
+            hint = (
+                " That is the released DistilBERT script's choice (it keeps the last layer); the exercise "
+                "asks for every other layer: range(0, n, 2)."
+            )
+        elif isinstance(value, list) and value == expected[: count // 2] and count % 2:
+            hint = f" For an odd count keep ceil(n / 2) layers: {count} layers give {len(expected)}."
+        elif value == list(range(1, count, 2)):
+            hint = " Start with layer 0 (the first layer), then every other one."
+        elif value == list(range(len(expected))):
+            hint = " That is the first half of the layers; take every other layer instead."
+        elif value == expected and not all(type(index) is int for index in value):
+            hint = " The indices must be plain ints."
+        fail(f"Called {call} and got {value}; expected {expected}.{hint}")
+
+
+@pytest.mark.points(1)
+def test_student_layer_indices_rejects_fewer_than_one_layer(student_layer_indices):
+    problems = [
+        expect_value_error(
+            student_layer_indices, count, call=describe_call(INDICES, count), why="a teacher needs a layer"
+        )
+        for count in (0, -2)
+    ]
+    problems = [problem for problem in problems if problem]
+    if problems:
+        fail(" ".join(problems))
+
+
+@pytest.mark.points(3)
+def test_halve_layers_keeps_every_other_teacher_layer(halve_layers):
+    for count, seed in ((6, 1), (5, 2), (7, 3)):
+        _check_layers(halve_layers, teacher(count, seed=seed), None, list(range(0, count, 2)))
+
+
+@pytest.mark.points(2)
+def test_halve_layers_keeps_the_layers_asked_for(halve_layers):
+    _check_layers(halve_layers, teacher(12, seed=4), [0, 2, 4, 7, 9, 11], [0, 2, 4, 7, 9, 11])
+    model = teacher(4, seed=5)
+    _check_layers(halve_layers, model, [1, 3], [1, 3])
+    _check_layers(halve_layers, model, [2], [2])
+
+
+@pytest.mark.points(2)
+def test_halve_layers_copies_every_other_weight(halve_layers):
+    for model in (teacher(4, seed=6), teacher(3, seed=7, type_vocab_size=0, use_pooler=False)):
+        call = _halve_call(model)
+        student = halve(halve_layers, model).value
+        prefix = _prefix(model)
+        teacher_state = model.state_dict()
+        student_state = student.state_dict()
+        different = [
+            name
+            for name, tensor in teacher_state.items()
+            if not name.startswith(prefix) and not torch.equal(student_state[name], tensor)
+        ]
+        if different:
+            fail(
+                f"Called {call} and the student's {', '.join(different[:3])}"
+                f"{' and more' if len(different) > 3 else ''} differ from the teacher's. Everything but the "
+                "encoder layers (embeddings, their LayerNorm, the pooler, the MLM head) is copied unchanged."
+            )
+
+
+@pytest.mark.points(2)
+def test_halve_layers_updates_num_hidden_layers(halve_layers):
+    for count in (6, 3):
+        model = teacher(count, seed=8)
+        call = _halve_call(model)
+        student = halve(halve_layers, model).value
+        expected = len(range(0, count, 2))
+        if student.config.num_hidden_layers != expected:
+            fail(
+                f"Called {call} and the student's config.num_hidden_layers is "
+                f"{student.config.num_hidden_layers}; expected {expected}, the number of layers it holds."
+            )
+
+
+@pytest.mark.points(2)
+def test_halve_layers_leaves_the_teacher_untouched(halve_layers):
+    for model in (teacher(6, seed=9), teacher(4, masked_lm=True, seed=10)):
+        before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+        config_before = model.config
+        call = _halve_call(model)
+        after = halve(halve_layers, model).args[0]
+        if after.config.num_hidden_layers != config_before.num_hidden_layers:
+            fail(
+                f"Called {call} and afterwards the teacher's config.num_hidden_layers is "
+                f"{after.config.num_hidden_layers}, not {config_before.num_hidden_layers}: the student needs "
+                "its own copy of the config (copy.deepcopy)."
+            )
+        after_state = after.state_dict()
+        if after_state.keys() != before.keys():
+            fail(
+                f"Called {call} and afterwards the teacher has different weights ({len(after_state)} "
+                f"tensors instead of {len(before)}): layers were removed from the teacher itself. Work on a "
+                "copy."
+            )
+        changed = [name for name, tensor in before.items() if not torch.equal(after_state[name], tensor)]
+        if changed:
+            fail(
+                f"Called {call} and afterwards the teacher's {', '.join(changed[:3])} had changed. Leave the "
+                "teacher exactly as it was; work on a copy."
+            )
+
+
+@pytest.mark.points(1)
+def test_halve_layers_shares_no_parameter_with_the_teacher(halve_layers):
+    for model in (teacher(4, seed=11), teacher(4, masked_lm=True, seed=12)):
+        result = halve(halve_layers, model)
+        if result.shares_memory:
+            fail(
+                f"Called {_halve_call(model)} and the student shares tensors with the teacher: "
+                "training the student would change the teacher too. Copy the weights (copy.deepcopy the "
+                "teacher, or the layers you keep) instead of reusing the teacher's modules."
+            )
+
+
+@pytest.mark.points(2)
+def test_halve_layers_on_masked_lm_copies_the_head_and_keeps_it_tied(halve_layers):
+    model = teacher(5, masked_lm=True, seed=13)
+    call = _halve_call(model)
+    result = _check_layers(halve_layers, model, None, [0, 2, 4])
+    student = result.value
+    teacher_state, student_state = model.state_dict(), student.state_dict()
+    different = [
+        name
+        for name, tensor in teacher_state.items()
+        if not name.startswith("bert.encoder.") and not torch.equal(student_state[name], tensor)
+    ]
+    if different:
+        fail(f"Called {call} and the student's {', '.join(different[:3])} differ from the teacher's.")
+    decoder_group = next((group for group in result.tied if "cls.predictions.decoder.weight" in group), [])
+    if "bert.embeddings.word_embeddings.weight" not in decoder_group:
+        fail(
+            f"Called {call} and the student's cls.predictions.decoder.weight is no longer tied to its "
+            "bert.embeddings.word_embeddings.weight: they must stay one tensor, as in the teacher. Copy the "
+            "whole model at once (one copy.deepcopy keeps shared tensors shared)."
+        )
+
+
+@pytest.mark.points(1)
+def test_halve_layers_rejects_empty_or_out_of_range_layers(halve_layers):
+    model = teacher(4, seed=14)
+    problems = []
+    for layers, why in (
+        ([], "a student needs at least one layer"),
+        ([0, 4], "the teacher's layers are numbered 0 to 3"),
+        ([7], "the teacher's layers are numbered 0 to 3"),
+    ):
+        call = _halve_call(model, layers=layers)
+        problem = expect_value_error(halve_layers, model, layers=layers, call=call, why=why)
+        if problem:
+            problems.append(problem)
+    if problems:
+        fail(" ".join(problems))
+
+
+@pytest.mark.points(1)
+def test_halve_layers_works_on_transformers_models(halve_layers):
+    for masked_lm, count in ((False, 4), (True, 3)):
+        model = hf_teacher(count, masked_lm=masked_lm, seed=15)
+        try:
+            student = _check_layers(halve_layers, model, None, list(range(0, count, 2))).value
+        except protocol.SubmissionRaised as raised:
+            fail(
+                f"Called {_halve_call(model)} and it raised {raised.message}. The same code should work "
+                "on transformers' classes: they have the same attribute names (teacher.bert.encoder.layer, "
+                "teacher.encoder.layer, teacher.config), so reach the layers by attribute rather than by "
+                "isinstance checks on this package's classes."
+            )
+        if student.config.num_hidden_layers != len(range(0, count, 2)):
+            fail(
+                f"Called {_halve_call(model)} and the student's config.num_hidden_layers is "
+                f"{student.config.num_hidden_layers}; expected {len(range(0, count, 2))}."
+            )

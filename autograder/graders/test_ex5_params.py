@@ -1,0 +1,313 @@
+"""Hidden checks for ex5: ``count_parameters``, ``parameter_breakdown`` and ``bert_parameter_count``.
+
+BERT-sized models are built on the meta device (shapes, no memory); the small models of
+:mod:`autograder.graders.zoo` each expose one mistake (a tied weight, a large buffer, frozen parts).
+Expected counts come from counting ``model.parameters()`` in this process, and from the facts
+109,482,240 (BERT-base), 109,514,298 (BERT-base MLM) and 66,362,880 (DistilBERT's shape).
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+from torch import nn
+
+from autograder import protocol
+from autograder.graders import zoo
+from autograder.graders.support import describe_call, expect_exact_type, fail, given_model_module
+
+COUNT = "count_parameters"
+BREAKDOWN = "parameter_breakdown"
+FORMULA = "bert_parameter_count"
+
+BERT_BASE = 109_482_240
+BERT_BASE_NO_POOLER = 108_891_648
+BERT_BASE_MLM = 109_514_298
+BERT_BASE_MLM_DOUBLE = 132_985_716
+DISTILBERT = 66_362_880
+DOUBLE_COUNT = (
+    "A tied (shared) weight was counted twice: state_dict() and named_parameters(remove_duplicate=False) "
+    "list it under every name that holds it. Count model.parameters(), which yields each parameter once."
+)
+
+
+@pytest.fixture(scope="module")
+def count_parameters(submission):
+    return submission.ex5.count_parameters
+
+
+@pytest.fixture(scope="module")
+def parameter_breakdown(submission):
+    return submission.ex5.parameter_breakdown
+
+
+@pytest.fixture(scope="module")
+def bert_parameter_count(submission):
+    return submission.ex5.bert_parameter_count
+
+
+def on_meta(build):
+    with torch.device("meta"):
+        return build()
+
+
+def bert_base(*, masked_lm: bool = False, **fields) -> nn.Module:
+    given = given_model_module()
+    config = given.BertConfig(**fields)
+    return on_meta(lambda: (given.BertForMaskedLM if masked_lm else given.BertModel)(config))
+
+
+def true_count(model: nn.Module, trainable_only: bool = False) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def count(count_parameters, model: nn.Module, **kwargs) -> tuple[int, str]:
+    call = describe_call(COUNT, model, **kwargs)
+    value = count_parameters(model, **kwargs)
+    expect_exact_type(value, int, call=call)
+    return value, call
+
+
+def _mismatch(call: str, value: int, expected: int, hint: str) -> None:
+    if value != expected:
+        fail(
+            f"Called {call} and got {value:,}; expected {expected:,} "
+            f"(off by {value - expected:+,}). {hint}".strip()
+        )
+
+
+@pytest.mark.points(4)
+def test_count_parameters_counts_shared_parameters_once(count_parameters):
+    tied = zoo.TiedLanguageModel(vocab_size=500, hidden_size=24)
+    value, call = count(count_parameters, tied)
+    _mismatch(
+        call, value, tied.expected_count(), DOUBLE_COUNT if value == tied.expected_double_count() else ""
+    )
+
+    model = bert_base()
+    value, call = count(count_parameters, model)
+    hint = "BERT-base has 109,482,240 parameters."
+    if value == BERT_BASE + sum(buffer.numel() for buffer in model.buffers()):
+        hint = "That includes the model's buffers (position_ids, token_type_ids): count parameters only."
+    _mismatch(call, value, BERT_BASE, hint)
+
+    value, call = count(count_parameters, bert_base(masked_lm=True))
+    hint = ""
+    if value == BERT_BASE_MLM_DOUBLE:
+        hint = (
+            "132,985,716 is the classic mistake: the MLM decoder's weight is the word-embedding matrix "
+            "(30,522 x 768) and its bias is the head's bias; both were counted twice. " + DOUBLE_COUNT
+        )
+    _mismatch(call, value, BERT_BASE_MLM, hint)
+
+
+@pytest.mark.points(3)
+def test_count_parameters_ignores_buffers(count_parameters):
+    buffered = zoo.BufferedEncoder(size=16, buffer_size=100_000)
+    value, call = count(count_parameters, buffered)
+    hint = "Buffers are not parameters (they are not learned): count model.parameters() only."
+    if (
+        value == buffered.expected_count() + 100_000
+        or value == buffered.expected_count() + buffered.buffer_count()
+    ):
+        hint = (
+            "That includes the model's buffers (a 100,000-entry table that is not learned): state_dict() "
+            "holds buffers too. " + hint
+        )
+    _mismatch(call, value, buffered.expected_count(), hint)
+    model = bert_base()
+    value, call = count(count_parameters, model)
+    buffers = sum(b.numel() for b in model.buffers())
+    _mismatch(call, value, BERT_BASE, hint if value == BERT_BASE + buffers else "")
+
+
+@pytest.mark.points(3)
+def test_count_parameters_trainable_only(count_parameters):
+    frozen = zoo.PartlyFrozenClassifier(vocab_size=300, hidden_size=20, num_classes=7)
+    everything = frozen.expected_trainable() + frozen.expected_frozen()
+    value, call = count(count_parameters, frozen)
+    hint = ""
+    if value == frozen.expected_trainable():
+        hint = "By default (trainable_only=False) frozen parameters count too."
+    _mismatch(call, value, everything, hint)
+
+    value, call = count(count_parameters, frozen, trainable_only=True)
+    hint = "trainable_only=True keeps the parameters with requires_grad=True only."
+    if value == everything:
+        hint = "The frozen parameters (requires_grad=False) were counted: " + hint
+    elif value == frozen.expected_frozen():
+        hint = "That is the frozen part: the condition is inverted. " + hint
+    _mismatch(call, value, frozen.expected_trainable(), hint)
+
+    model = bert_base()
+    model.embeddings.requires_grad_(False)
+    value, call = count(count_parameters, model, trainable_only=True)
+    _mismatch(
+        call, value, true_count(model, trainable_only=True), "Only parameters with requires_grad count."
+    )
+
+
+def breakdown(parameter_breakdown, model: nn.Module) -> tuple[dict[str, int], str]:
+    call = describe_call(BREAKDOWN, model)
+    value = parameter_breakdown(model)
+    expect_exact_type(value, dict, call=call)
+    for key, entry in value.items():
+        expect_exact_type(entry, int, call=call, what=f"the entry {key!r}")
+    return value, call
+
+
+def _check_breakdown(call: str, value: dict[str, int], expected: dict[str, int], total: int) -> None:
+    """Keys: the top-level children (a child without parameters may be left out) and "" when needed."""
+    optional = {key for key, number in expected.items() if number == 0}
+    unknown = sorted(set(value) - set(expected))
+    if unknown:
+        nested = [key for key in unknown if "." in key]
+        hint = (
+            " Group by top-level child (model.named_children()), not by parameter or nested module name."
+            if nested or len(unknown) > 3
+            else ""
+        )
+        fail(f"Called {call} and got keys {unknown[:4]} that are not top-level children of the model.{hint}")
+    missing = sorted(set(expected) - set(value) - optional)
+    if missing:
+        hint = (
+            ' Parameters the model holds itself (not in a child) go under the key "".'
+            if "" in missing
+            else ""
+        )
+        fail(f"Called {call} and the keys {missing} are missing; expected {sorted(expected)}.{hint}")
+    for key, number in value.items():
+        if number != expected[key]:
+            hint = ""
+            if number > expected[key]:
+                hint = (
+                    " A shared parameter counts once, under the first child (in named_children() order) "
+                    "that holds it; later children skip it."
+                )
+            fail(f"Called {call} and got {key!r}: {number:,}; expected {expected[key]:,}.{hint}")
+    if sum(value.values()) != total:
+        fail(f"Called {call} and the values sum to {sum(value.values()):,}; expected the total {total:,}.")
+
+
+@pytest.mark.points(3)
+def test_parameter_breakdown_has_a_key_per_top_level_child(parameter_breakdown):
+    model = bert_base()
+    value, call = breakdown(parameter_breakdown, model)
+    expected = {name: true_count(child) for name, child in model.named_children()}
+    _check_breakdown(call, value, expected, BERT_BASE)
+
+    model = bert_base(masked_lm=True)
+    value, call = breakdown(parameter_breakdown, model)
+    _check_breakdown(
+        call, value, {"bert": BERT_BASE_NO_POOLER, "cls": BERT_BASE_MLM - BERT_BASE_NO_POOLER}, BERT_BASE_MLM
+    )
+
+
+@pytest.mark.points(2)
+def test_parameter_breakdown_counts_a_shared_parameter_once_under_its_first_holder(parameter_breakdown):
+    model = zoo.SharedAcrossChildren(vocab_size=200, hidden_size=12)
+    value, call = breakdown(parameter_breakdown, model)
+    expected = model.expected_breakdown()
+    if value.get("head") == expected["head"] + expected["embed"]:
+        fail(
+            f"Called {call} and got 'head': {value['head']:,}; expected {expected['head']:,}. head.weight is "
+            "embed.weight (one tensor): count it once, under the first child that holds it (embed)."
+        )
+    _check_breakdown(call, value, expected, true_count(model))
+
+    tied = zoo.TiedLanguageModel(vocab_size=500, hidden_size=24)
+    value, call = breakdown(parameter_breakdown, tied)
+    expected = {name: 0 for name, _ in tied.named_children()}
+    seen: set[int] = set()
+    for name, child in tied.named_children():
+        for parameter in child.parameters():
+            if id(parameter) not in seen:
+                seen.add(id(parameter))
+                expected[name] += parameter.numel()
+    _check_breakdown(call, value, expected, tied.expected_count())
+
+
+@pytest.mark.points(1)
+def test_parameter_breakdown_puts_direct_parameters_under_empty_key(parameter_breakdown):
+    model = zoo.SharedAcrossChildren(vocab_size=50, hidden_size=6)
+    value, call = breakdown(parameter_breakdown, model)
+    if value.get("") != model.expected_breakdown()[""]:
+        fail(
+            f'Called {call} and got {value.get("", "no entry")!r} under the key ""; expected '
+            f"{model.expected_breakdown()['']:,}, the parameters the model holds itself "
+            "(model.parameters(recurse=False)), not in any child."
+        )
+
+
+def config_argument(**fields):
+    """A BERT configuration the protocol can send: the given ``BertConfig`` when it may cross, else a
+    :class:`zoo.BertShape` with the same fields (read by name, as a configuration's)."""
+    given = given_model_module()
+    config = given.BertConfig(**fields)
+    try:
+        protocol.encode(config)
+    except protocol.UnsafeResult:
+        return zoo.BertShape(**fields)
+    return config
+
+
+def formula(bert_parameter_count, **fields) -> tuple[int, str]:
+    shown = ", ".join(f"{name}={value}" for name, value in fields.items())
+    call = f"{FORMULA}(BertConfig({shown}))"
+    value = bert_parameter_count(config_argument(**fields))
+    expect_exact_type(value, int, call=call)
+    return value, call
+
+
+@pytest.mark.points(2)
+def test_bert_parameter_count_known_models(bert_parameter_count):
+    value, call = formula(bert_parameter_count)
+    _mismatch(
+        call,
+        value,
+        BERT_BASE,
+        "Embeddings (V + P + T) H + 2H, each layer 4H^2 + 2HI + 9H + I, the pooler H^2 + H.",
+    )
+    value, call = formula(bert_parameter_count, use_pooler=False)
+    _mismatch(call, value, BERT_BASE_NO_POOLER, "Without the pooler, leave out its H^2 + H.")
+    value, call = formula(bert_parameter_count, num_hidden_layers=6, type_vocab_size=0, use_pooler=False)
+    _mismatch(
+        call,
+        value,
+        DISTILBERT,
+        "DistilBERT's shape: 6 layers, no token-type embeddings (type_vocab_size=0 adds none), no pooler.",
+    )
+
+
+def random_configs(count: int = 25, seed: int = 2019) -> list[dict]:
+    rng = random.Random(seed)
+    configs = []
+    for index in range(count):
+        heads = rng.randint(1, 6)
+        configs.append(
+            {
+                "vocab_size": rng.randint(1, 5000),
+                "hidden_size": heads * rng.randint(1, 12),
+                "num_hidden_layers": rng.randint(0, 4),
+                "num_attention_heads": heads,
+                "intermediate_size": rng.randint(1, 300),
+                "max_position_embeddings": rng.randint(1, 600),
+                "type_vocab_size": (0, 1, 2, 3)[index % 4],
+                "use_pooler": index % 3 != 0,
+            }
+        )
+    return configs
+
+
+@pytest.mark.points(2)
+def test_bert_parameter_count_exact_on_random_configs(bert_parameter_count):
+    given = given_model_module()
+    for fields in random_configs():
+        expected = true_count(on_meta(lambda fields=fields: given.BertModel(given.BertConfig(**fields))))
+        value, call = formula(bert_parameter_count, **fields)
+        hint = ""
+        if fields["type_vocab_size"] == 0 or not fields["use_pooler"]:
+            hint = "Check the cases without token-type embeddings (type_vocab_size=0) or without a pooler."
+        _mismatch(call, value, expected, f"{hint} It must equal count_parameters(BertModel(config)).".strip())
