@@ -192,7 +192,7 @@ class ProgressReport:
                 detail, colour = f"not started  -> open {path}", {"yellow": True}
             elif status == "in progress":
                 names = ", ".join(entry.not_started)
-                detail = f"in progress: {entry.passed} checks pass; not started yet: {names} in {path}"
+                detail = f"in progress ({entry.passed} checks pass)  -> still to write: {names}"
                 colour = {"yellow": True}
             else:
                 if entry.import_error is not None:

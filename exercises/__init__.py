@@ -1,0 +1,1 @@
+"""The solutions: the single source of truth from which the exercises are made."""

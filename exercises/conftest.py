@@ -1,0 +1,237 @@
+"""What ``pytest exercises`` shows you: which exercises are done, which are not started, what to do next.
+
+- ``pytest exercises -m ex3`` runs only ex3's checks (the markers ex1..ex5 are registered here).
+- A check that reaches a function you have not written yet (its ``raise NotImplementedError("ex3:
+  implement ...")`` is still there) is reported as "not started", in one line, without a traceback. It
+  still counts as a failure.
+- At the end, one line per exercise: done, not started, failing (with the first failing check's
+  message) or not run, and what to do next.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+EXERCISE_DIR = Path(__file__).resolve().parent
+PACKAGE = EXERCISE_DIR.name
+HELPER_FILE = EXERCISE_DIR / "checking.py"
+# id -> (module, what it is about); kept in step with autograder/layout.py by the project's tests.
+EXERCISES: dict[str, tuple[str, str]] = {
+    "ex1": ("ex1_softmax", "softmax with a temperature"),
+    "ex2": ("ex2_distillation", "the distillation loss"),
+    "ex3": ("ex3_layers", "halving BERT's layers"),
+    "ex4": ("ex4_masking", "RoBERTa's dynamic masking"),
+    "ex5": ("ex5_params", "counting parameters"),
+}
+NOT_STARTED_CATEGORY = "not started"
+MAX_MESSAGE_CHARS = 400
+
+_STUB_MESSAGE = re.compile(r"^(ex\d+): implement (\S+)")
+_EXERCISE_MARK = re.compile(r"^ex\d+$")
+_TEST_FILE = re.compile(r"^test_(ex\d+)(?:_\w*)?\.py$")
+
+
+@dataclass
+class ExerciseProgress:
+    """What the checks of one exercise did in this run."""
+
+    passed: int = 0
+    failed: list[str] = field(default_factory=list)
+    not_started: list[str] = field(default_factory=list)
+    import_error: str | None = None
+
+    @property
+    def status(self) -> str:
+        if self.import_error is not None or self.failed:
+            return "failing"
+        if self.not_started:
+            return "in progress" if self.passed else "not started"
+        if self.passed:
+            return "done"
+        return "not run"
+
+
+def _stub_exception(exc: BaseException | None) -> tuple[str, str] | None:
+    """(exercise id, function name) when ``exc`` (or what caused it) is an untouched stub's exception."""
+    seen = 0
+    while exc is not None and seen < 5:
+        if isinstance(exc, NotImplementedError) and exc.args:
+            match = _STUB_MESSAGE.match(str(exc.args[0]))
+            if match:
+                return match.group(1), match.group(2)
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return None
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else ""
+    if not isinstance(exc, AssertionError) or not first:
+        first = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    return first if len(first) <= MAX_MESSAGE_CHARS else first[: MAX_MESSAGE_CHARS - 3] + "..."
+
+
+def _exercise_of(item: pytest.Item) -> str | None:
+    for mark in item.iter_markers():
+        if _EXERCISE_MARK.match(mark.name):
+            return mark.name
+    match = _TEST_FILE.match(item.path.name)
+    return match.group(1) if match else None
+
+
+class ProgressReport:
+    """Collects each check's outcome per exercise and writes the summary at the end of the run."""
+
+    def __init__(self, config: pytest.Config):
+        self.config = config
+        self.progress: dict[str, ExerciseProgress] = {}
+
+    def _entry(self, exercise: str) -> ExerciseProgress:
+        return self.progress.setdefault(exercise, ExerciseProgress())
+
+    def shown_path(self, path: Path) -> str:
+        relative = os.path.relpath(path, self.config.invocation_params.dir)
+        return str(path) if relative.startswith("..") else relative
+
+    def exercise_file(self, exercise: str) -> Path:
+        if exercise in EXERCISES:
+            return EXERCISE_DIR / f"{EXERCISES[exercise][0]}.py"
+        candidates = sorted(EXERCISE_DIR.glob(f"{exercise}_*.py"))
+        return candidates[0] if candidates else EXERCISE_DIR / f"{exercise}.py"
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_make_collect_report(self, collector: pytest.Collector):
+        outcome = yield
+        report = outcome.get_result()
+        match = _TEST_FILE.match(collector.path.name) if isinstance(collector, pytest.Module) else None
+        if not report.failed or match is None:
+            return
+        error_lines = [line[2:] for line in str(report.longrepr).splitlines() if line.startswith("E ")]
+        if not error_lines:
+            return
+        self._entry(match.group(1)).import_error = error_lines[-1].strip()[:MAX_MESSAGE_CHARS]
+        report.longrepr = "\n".join([f"could not import {self.shown_path(collector.path)}:", *error_lines])
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
+        outcome = yield
+        report = outcome.get_result()
+        exercise = _exercise_of(item)
+        if exercise is None:
+            return
+        entry = self._entry(exercise)
+        if report.failed and call.excinfo is not None:
+            stub = _stub_exception(call.excinfo.value)
+            if stub is not None:
+                stub_exercise, name = stub
+                stub_file = Path(call.excinfo.traceback[-1].path) if call.excinfo.traceback else None
+                if stub_file is None or not stub_file.is_file():
+                    stub_file = self.exercise_file(stub_exercise)
+                report.longrepr = (
+                    f"{stub_exercise} not started yet: open {self.shown_path(stub_file)} and replace the "
+                    f"TODO({stub_exercise}) in {name}"
+                )
+                report.not_started = stub_exercise
+                if name not in entry.not_started:
+                    entry.not_started.append(name)
+            else:
+                entry.failed.append(_one_line(call.excinfo.value))
+                self._hide_helper_frames(item, call, report)
+        elif report.when == "call" and report.passed:
+            entry.passed += 1
+
+    @staticmethod
+    def _hide_helper_frames(item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport) -> None:
+        """Show a failed check from the check down to your code, without the comparison helper's inside.
+
+        The helper module gets pytest's ``__tracebackhide__`` flag (what it would say itself), and the
+        report is made again.
+        """
+        excinfo = call.excinfo
+        if not isinstance(item, pytest.Function) or excinfo is None:
+            return
+        helper_frames = [entry for entry in excinfo.traceback if Path(entry.path).resolve() == HELPER_FILE]
+        if not helper_frames or len(helper_frames) == len(excinfo.traceback):
+            return
+        helper_frames[0].frame.f_globals.setdefault("__tracebackhide__", True)
+        report.longrepr = item.repr_failure(excinfo)
+
+    def pytest_report_teststatus(self, report: pytest.TestReport):
+        if report.failed and getattr(report, "not_started", None):
+            return NOT_STARTED_CATEGORY, "N", ("NOT STARTED", {"yellow": True})
+        return None
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        if not self.progress:
+            return
+        writer = terminalreporter
+        writer.write_sep("=", "your progress")
+        ids = list(EXERCISES) + sorted(set(self.progress) - set(EXERCISES))
+        width = max(len(EXERCISES.get(ex, ("", ex))[1]) for ex in ids)
+        done = 0
+        next_step: str | None = None
+        not_run = 0
+        for exercise in ids:
+            entry = self.progress.get(exercise, ExerciseProgress())
+            topic = EXERCISES.get(exercise, ("", exercise))[1]
+            path = self.shown_path(self.exercise_file(exercise))
+            status = entry.status
+            if status == "done":
+                done += 1
+                detail, colour = "done", {"green": True}
+            elif status == "not run":
+                not_run += 1
+                detail, colour = "(not run)", {}
+            elif status == "not started":
+                detail, colour = f"not started  -> open {path}", {"yellow": True}
+            elif status == "in progress":
+                names = ", ".join(entry.not_started)
+                detail = f"in progress ({entry.passed} checks pass)  -> still to write: {names}"
+                colour = {"yellow": True}
+            else:
+                if entry.import_error is not None:
+                    detail = f"failing: its checks cannot import it: {entry.import_error}"
+                else:
+                    detail = f"failing: {entry.failed[0]}"
+                colour = {"red": True}
+            if status not in ("done", "not run") and next_step is None:
+                next_step = self._next_step(exercise, status, path)
+            writer.write_line(f"{exercise}  {topic:<{width}}  {detail}", **colour)
+        total = len(ids)
+        summary = f"{done} of {total} done"
+        if not_run:
+            summary += f" ({not_run} not run in this session)"
+        writer.write_line(summary + ".", bold=True)
+        if next_step is not None:
+            writer.write_line(next_step)
+        elif done == total:
+            writer.write_line(
+                f"All {total} done. To hand in, zip the {PACKAGE}/ folder: "
+                f"python -m zipfile -c {PACKAGE}.zip {PACKAGE}/"
+            )
+        else:
+            writer.write_line(f"Run `pytest {PACKAGE}` to check every exercise.")
+
+    def _next_step(self, exercise: str, status: str, path: str) -> str:
+        if status == "failing":
+            step = f"Next: fix {exercise} in {path} (its failing check is shown above)."
+        else:
+            step = f"Next: {exercise}: open {path} and replace the TODO({exercise})."
+        if (EXERCISE_DIR / "hints.py").is_file():
+            step += f" Stuck? python -m {PACKAGE}.hints {exercise}"
+        return step
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for exercise, (_, topic) in EXERCISES.items():
+        config.addinivalue_line("markers", f"{exercise}: {topic}")
+    # One exercise's syntax error must not stop the checks of the other four.
+    config.option.continue_on_collection_errors = True
+    if not config.pluginmanager.has_plugin("exercise-progress"):
+        config.pluginmanager.register(ProgressReport(config), "exercise-progress")

@@ -1,0 +1,121 @@
+"""Visible checks for ex5 (counting parameters): `pytest exercises -m ex5`."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+from torch import nn
+
+from .checking import describe
+from .ex5_params import bert_parameter_count, count_parameters, parameter_breakdown
+from .model import BertConfig, BertForMaskedLM, BertModel
+
+pytestmark = pytest.mark.ex5
+
+BERT_BASE = BertConfig()
+DISTILBERT_SHAPE = BertConfig(num_hidden_layers=6, type_vocab_size=0, use_pooler=False)
+
+
+def on_meta(model_class: type, config: BertConfig) -> nn.Module:
+    """The model with shapes but no memory: BERT-base in a blink."""
+    with torch.device("meta"):
+        return model_class(config)
+
+
+def test_count_parameters_counts_a_tied_weight_once():
+    assert count_parameters(nn.Linear(3, 2)) == 8, (
+        f"Called count_parameters(nn.Linear(3, 2)) and got {count_parameters(nn.Linear(3, 2))}; "
+        "expected 8 (6 weights + 2 biases)"
+    )
+    for model_class, config, expected in [
+        (BertModel, BERT_BASE, 109_482_240),
+        (BertForMaskedLM, BERT_BASE, 109_514_298),
+        (BertModel, DISTILBERT_SHAPE, 66_362_880),
+    ]:
+        model = on_meta(model_class, config)
+        result = count_parameters(model)
+        slip = ""
+        if result == 132_985_716:
+            slip = (
+                " You counted the tied decoder weight and its bias twice (state_dict() or "
+                "named_parameters(remove_duplicate=False)); model.parameters() yields a shared one once."
+            )
+        elif model_class is BertModel and result > expected:
+            slip = " Count parameters only, not buffers (position_ids are not learned)."
+        assert result == expected, (
+            f"Called count_parameters({describe(model)}) and got {result:,}; expected {expected:,}.{slip}"
+        )
+
+
+def test_count_parameters_can_keep_trainable_parameters_only():
+    model = on_meta(BertModel, BERT_BASE)
+    model.embeddings.requires_grad_(False)
+    result = count_parameters(model, trainable_only=True)
+    assert result == 109_482_240 - 23_837_184, (
+        f"Called count_parameters(BertModel(...), trainable_only=True) with frozen embeddings and got "
+        f"{result:,}; expected {109_482_240 - 23_837_184:,} (all but the 23,837,184 embedding parameters)"
+    )
+    assert count_parameters(model) == 109_482_240, (
+        "Called count_parameters(BertModel(...)) with frozen embeddings and got "
+        f"{count_parameters(model):,}; expected 109,482,240: frozen parameters still count by default"
+    )
+
+
+def test_parameter_breakdown_counts_each_shared_parameter_under_its_first_holder():
+    model = on_meta(BertForMaskedLM, BERT_BASE)
+    result = parameter_breakdown(model)
+    expected = {"bert": 108_891_648, "cls": 622_650}
+    assert result == expected, (
+        f"Called parameter_breakdown(BertForMaskedLM(BertConfig())) and got {result}; expected {expected}: "
+        "the decoder weight is the word-embedding matrix, already counted under 'bert'"
+    )
+
+    class Scaled(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.linear = nn.Linear(4, 3)
+            self.scale = nn.Parameter(torch.ones(3))
+
+    result = parameter_breakdown(Scaled())
+    assert result == {"linear": 15, "": 3}, (
+        f"Called parameter_breakdown on a module holding nn.Linear(4, 3) as `linear` and a Parameter of 3 "
+        f"itself, and got {result}; expected {{'linear': 15, '': 3}}: the model's own parameters go under ''"
+    )
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"num_hidden_layers": 6, "type_vocab_size": 0, "use_pooler": False},
+        {
+            "vocab_size": 99,
+            "hidden_size": 20,
+            "num_attention_heads": 4,
+            "intermediate_size": 36,
+            "num_hidden_layers": 3,
+        },
+        {
+            "vocab_size": 50,
+            "hidden_size": 8,
+            "intermediate_size": 12,
+            "num_attention_heads": 2,
+            "use_pooler": False,
+            "type_vocab_size": 3,
+            "max_position_embeddings": 7,
+        },
+    ],
+)
+def test_bert_parameter_count_matches_the_model(changes):
+    config = dataclasses.replace(BERT_BASE, **changes)
+    model = on_meta(BertModel, config)
+    expected = sum(parameter.numel() for parameter in model.parameters())
+    result = bert_parameter_count(config)
+    arguments = ", ".join(f"{key}={value}" for key, value in changes.items())
+    assert result == expected, (
+        f"Called bert_parameter_count(BertConfig({arguments})) and got {result:,}; BertModel of that config has "
+        f"{expected:,} parameters (off by {result - expected:+,}). Per layer: 4H^2 + 2HI + 9H + I; embeddings "
+        "(V + P + T)H + 2H; the pooler H^2 + H only when use_pooler."
+    )
