@@ -3,18 +3,23 @@
 Only plain data crosses: ``None``, ``bool``, ``int``, ``float``, ``str``, exact ``torch.Tensor`` objects,
 lists, tuples and dicts of these, random generators given by their seed (:class:`Seeded`), and models
 of a fixed list of classes, sent as ``(class key, init data, state dict)`` and rebuilt on the other
-side with pristine code. Messages are written with ``torch.save`` and read with
-``torch.load(weights_only=True)``, which rebuilds tensors and containers and nothing else: an object
-the submission made is never unpickled.
+side with pristine code. Nothing is ever unpickled: a message is a JSON document (the tree of
+containers and scalars, every list and dict tagged so that nothing can pose as something else) followed
+by the raw bytes of its tensors, each described in the JSON by dtype, shape and byte range and rebuilt
+with ``torch.frombuffer``. (``torch.load(weights_only=True)`` would be safe too, but it costs about 25 ms
+a message where this costs well under one.)
 
-Framing: an 8-byte big-endian length, then the payload.
+Framing: an 8-byte big-endian length, then the payload: an 8-byte length of the JSON part, the JSON
+part, then the tensor bytes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
-import io
+import json
+import math
 import os
 import select
 import struct
@@ -145,13 +150,35 @@ class CallResult:
     """
 
     value: Any
-    args: list[Any] = field(default_factory=list)
-    kwargs: dict[str, Any] = field(default_factory=dict)
     grads: dict[str, Any] = field(default_factory=dict)
     result_requires_grad: bool = False
     shares_memory: bool = False
     tied: list[list[str]] = field(default_factory=list)
     handle: int | None = None
+    arguments_tree: Any = None
+    """The arguments after the call as the worker sent them: decoded on first use of ``args`` or
+    ``kwargs``, since few checks look (decoding a model argument rebuilds it)."""
+    _decoded: tuple[list[Any], dict[str, Any]] | None = field(default=None, repr=False)
+
+    @property
+    def args(self) -> list[Any]:
+        return self._arguments()[0]
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return self._arguments()[1]
+
+    def _arguments(self) -> tuple[list[Any], dict[str, Any]]:
+        if self._decoded is None:
+            tree = self.arguments_tree if type(self.arguments_tree) is dict else {}
+            try:
+                args = [decode(a) for a in tree.get("args", [])]
+                kwargs = decode(tree["kwargs"]) if "kwargs" in tree else {}
+            except ProtocolError as exc:
+                message = f"the worker sent back arguments that are not plain data ({exc})"
+                raise UnsafeResult(message) from None
+            self._decoded = (args, kwargs)
+        return self._decoded
 
 
 # --------------------------------------------------------------------------------------------------
@@ -228,10 +255,33 @@ def _build_model(key: str, init: dict[str, Any], device: str) -> nn.Module:
         args, kwargs = (config,), {}
     else:
         args, kwargs = (), dict(init)
-    if device == "meta":
-        with torch.device("meta"):
-            return cls(*args, **kwargs)
-    return cls(*args, **kwargs)
+    with random_init_skipped(), torch.device(device):
+        return cls(*args, **kwargs)
+
+
+_INITIALISERS = ("uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "kaiming_uniform_")
+
+
+@contextlib.contextmanager
+def random_init_skipped():
+    """Make ``torch.nn.init``'s fills no-ops while a model is rebuilt from a message.
+
+    On the CPU, ``load_state_dict(strict=True)`` then overwrites every parameter and persistent buffer
+    (buffers made with ``torch.arange``/``zeros`` are untouched); on meta there is nothing to fill.
+    Building a small BERT takes about a third less time.
+    """
+    saved = {name: getattr(nn.init, name) for name in _INITIALISERS}
+    for name in _INITIALISERS:
+        setattr(nn.init, name, _leave_unfilled)
+    try:
+        yield
+    finally:
+        for name, function in saved.items():
+            setattr(nn.init, name, function)
+
+
+def _leave_unfilled(tensor: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+    return tensor
 
 
 def _is_plain_scalar_tree(v: Any) -> bool:
@@ -256,13 +306,13 @@ def tied_groups(module: nn.Module) -> list[list[str]]:
 
 
 # --------------------------------------------------------------------------------------------------
-# Encoding: Python objects <-> trees of containers and tensors that torch.load(weights_only) accepts.
+# Encoding: Python objects <-> trees of containers, scalars and plain tensors (see dumps and loads).
 
 _TAG = "__ag__"
 
 
 def encode(obj: Any, *, handles: Callable[[Any], int] | None = None) -> Any:
-    """Turn a value into a tree that survives ``torch.save``/``torch.load(weights_only=True)``.
+    """Turn a value into a tree of containers, scalars and plain tensors that :func:`dumps` can write.
 
     Raises:
         UnsafeResult: for a value of a type that may not cross (tensor subclasses, custom objects,
@@ -385,16 +435,83 @@ def _type_name(obj: Any) -> str:
 
 
 def dumps(tree: Any) -> bytes:
-    buf = io.BytesIO()
-    torch.save(tree, buf)
-    return buf.getvalue()
+    """Write a tree of None, bool, int, float, str, lists, str-keyed dicts and strided tensors.
+
+    Raises:
+        UnsafeResult: for anything else in the tree (a tensor subclass, a sparse tensor, a dict key that is
+            not a str, an object).
+    """
+    blobs: list[bytes] = []
+    offset = [0]
+
+    def walk(node: Any) -> Any:
+        t = type(node)
+        if node is None or t in (bool, int, str):
+            return node
+        if t is float:
+            return node if math.isfinite(node) else ["F", repr(node)]
+        if t is list:
+            return ["L", [walk(x) for x in node]]
+        if t is dict:
+            if not all(type(k) is str for k in node):
+                raise UnsafeResult("a dict whose keys are not all str", type_name="dict")
+            return ["D", {k: walk(v) for k, v in node.items()}]
+        if t is torch.Tensor:
+            if node.layout is not torch.strided or node.device.type == "meta":
+                raise UnsafeResult(f"a {node.layout} tensor on {node.device}", type_name="torch.Tensor")
+            flat = node.detach().cpu().contiguous().reshape(-1)
+            data = flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b""
+            entry = ["T", str(node.dtype), list(node.shape), offset[0], len(data)]
+            blobs.append(data)
+            offset[0] += len(data)
+            return entry
+        raise UnsafeResult(f"a value of type {_type_name(node)}", type_name=_type_name(node))
+
+    head = json.dumps(walk(tree), separators=(",", ":"), allow_nan=False).encode()
+    return b"".join([struct.pack(">Q", len(head)), head, *blobs])
 
 
 def loads(payload: bytes) -> Any:
+    """Read what :func:`dumps` wrote; anything else is a :class:`ProtocolError`."""
     try:
-        return torch.load(io.BytesIO(payload), weights_only=True, map_location="cpu")
-    except Exception as exc:  # a worker that sends anything but plain data  # noqa: BLE001
+        (length,) = struct.unpack(">Q", payload[:8])
+        head = json.loads(payload[8 : 8 + length])
+        body = memoryview(payload)[8 + length :]
+        return _rebuild(head, body)
+    except ProtocolError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, struct.error, RecursionError, RuntimeError) as exc:
         raise ProtocolError(f"a message that is not plain data ({type(exc).__name__}: {exc})") from None
+
+
+def _rebuild(node: Any, body: memoryview) -> Any:
+    t = type(node)
+    if node is None or t in (bool, int, float, str):
+        return node
+    if t is not list or not node or type(node[0]) is not str:
+        raise ProtocolError(f"unexpected {t.__name__} in a message")
+    tag = node[0]
+    if tag == "L" and len(node) == 2 and type(node[1]) is list:
+        return [_rebuild(x, body) for x in node[1]]
+    if tag == "D" and len(node) == 2 and type(node[1]) is dict:
+        return {k: _rebuild(v, body) for k, v in node[1].items()}
+    if tag == "F" and len(node) == 2 and node[1] in ("nan", "inf", "-inf"):
+        return float(node[1])
+    if tag == "T" and len(node) == 5:
+        _, dtype_name, shape, start, size = node
+        dtype = _dtype(dtype_name)
+        if type(shape) is not list or not all(type(n) is int and n >= 0 for n in shape):
+            raise ProtocolError("a tensor with a malformed shape")
+        if type(start) is not int or type(size) is not int or start < 0 or start + size > len(body):
+            raise ProtocolError("a tensor whose bytes lie outside the message")
+        itemsize = torch.empty((), dtype=dtype).element_size()
+        if math.prod(shape) * itemsize != size:
+            raise ProtocolError("a tensor whose shape does not match its bytes")
+        if size == 0:
+            return torch.empty(shape, dtype=dtype)
+        raw = torch.frombuffer(bytearray(body[start : start + size]), dtype=torch.uint8)
+        return raw.view(dtype).reshape(shape)
+    raise ProtocolError(f"unknown entry {tag!r} in a message")
 
 
 # --------------------------------------------------------------------------------------------------

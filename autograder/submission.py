@@ -147,8 +147,7 @@ def _decode_reply(reply: Any) -> CallResult:
     grads_tree = reply.get("grads")
     return CallResult(
         value=value,
-        args=[protocol.decode(a) for a in reply.get("args", [])],
-        kwargs=protocol.decode(reply["kwargs"]) if "kwargs" in reply else {},
+        arguments_tree={key: reply[key] for key in ("args", "kwargs") if key in reply},
         grads=protocol.decode(grads_tree) if grads_tree is not None else {},
         result_requires_grad=bool(reply.get("result_requires_grad", False)),
         shares_memory=bool(reply.get("shares_memory", False)),
