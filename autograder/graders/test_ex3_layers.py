@@ -42,6 +42,33 @@ def student_layer_indices(submission):
     return submission.ex3.student_layer_indices
 
 
+@pytest.fixture(scope="module")
+def halved(halve_layers):
+    """``halved(4, seed=6)`` -> ``(teacher, CallResult)`` of ``halve_layers(teacher(4, seed=6))``.
+
+    Each teacher and layer choice is called once per submission, however many checks look at a property
+    of that call; a call that failed fails again, with the same message, in every check that asks for it.
+    ``hf=True`` makes a ``transformers`` teacher, ``layers`` is passed on, the rest goes to :func:`teacher`.
+    """
+    made: dict[tuple, tuple[nn.Module, protocol.CallResult | None, BaseException | None]] = {}
+
+    def get(num_layers: int, *, layers: list[int] | None = None, hf: bool = False, **spec):
+        key = (num_layers, hf, None if layers is None else tuple(layers), tuple(sorted(spec.items())))
+        if key not in made:
+            model = (hf_teacher if hf else teacher)(num_layers, **spec)
+            kwargs = {} if layers is None else {"layers": list(layers)}
+            try:
+                made[key] = (model, halve(halve_layers, model, **kwargs), None)
+            except (AssertionError, protocol.SubmissionError) as exc:
+                made[key] = (model, None, exc)
+        model, result, error = made[key]
+        if error is not None:
+            raise error
+        return model, result
+
+    return get
+
+
 def _randomise(model: nn.Module, seed: int) -> nn.Module:
     """Redraw every parameter (tied ones once) so that no two weights are alike, as after training."""
     generator = torch.Generator().manual_seed(seed)
@@ -55,7 +82,8 @@ def teacher(num_layers: int, *, masked_lm: bool = False, seed: int = 0, **overri
     """A small randomised teacher of the given model's classes."""
     given = given_model_module()
     config = given.BertConfig(num_hidden_layers=num_layers, **{**SMALL, **overrides})
-    model = given.BertForMaskedLM(config) if masked_lm else given.BertModel(config)
+    with protocol.random_init_skipped():  # _randomise fills every parameter
+        model = given.BertForMaskedLM(config) if masked_lm else given.BertModel(config)
     return _randomise(model, seed)
 
 
@@ -64,7 +92,8 @@ def hf_teacher(num_layers: int, *, masked_lm: bool = False, seed: int = 0) -> nn
     import transformers
 
     config = transformers.BertConfig(num_hidden_layers=num_layers, **SMALL)
-    model = transformers.BertForMaskedLM(config) if masked_lm else transformers.BertModel(config)
+    with protocol.random_init_skipped():
+        model = transformers.BertForMaskedLM(config) if masked_lm else transformers.BertModel(config)
     return _randomise(model, seed)
 
 
@@ -116,12 +145,11 @@ def halve(halve_layers, model: nn.Module, *args, **kwargs) -> protocol.CallResul
 
 
 def _check_layers(
-    halve_layers, model: nn.Module, layers: list[int] | None, expected: list[int]
-) -> protocol.CallResult:
-    """Call ``halve_layers`` and check that student layer i holds teacher layer ``expected[i]``."""
+    model: nn.Module, result: protocol.CallResult, layers: list[int] | None, expected: list[int]
+) -> None:
+    """Check that student layer i of ``halve_layers(model, layers)`` holds teacher layer ``expected[i]``."""
     kwargs = {} if layers is None else {"layers": layers}
     call = _halve_call(model, **kwargs)
-    result = halve(halve_layers, model, **kwargs)
     student = result.value
     prefix = _prefix(model)
     teacher_layers = _layers(model.state_dict(), prefix)
@@ -152,7 +180,6 @@ def _check_layers(
             f"Called {call} and student layer {position} holds teacher layer {holds}; expected teacher layer "
             f"{wanted} ({choice}: {expected})."
         )
-    return result
 
 
 @pytest.mark.points(3)
@@ -195,24 +222,22 @@ def test_student_layer_indices_rejects_fewer_than_one_layer(student_layer_indice
 
 
 @pytest.mark.points(3)
-def test_halve_layers_keeps_every_other_teacher_layer(halve_layers):
+def test_halve_layers_keeps_every_other_teacher_layer(halved):
     for count, seed in ((6, 1), (5, 2), (7, 3)):
-        _check_layers(halve_layers, teacher(count, seed=seed), None, list(range(0, count, 2)))
+        _check_layers(*halved(count, seed=seed), None, list(range(0, count, 2)))
 
 
 @pytest.mark.points(2)
-def test_halve_layers_keeps_the_layers_asked_for(halve_layers):
-    _check_layers(halve_layers, teacher(12, seed=4), [0, 2, 4, 7, 9, 11], [0, 2, 4, 7, 9, 11])
-    model = teacher(4, seed=5)
-    _check_layers(halve_layers, model, [1, 3], [1, 3])
-    _check_layers(halve_layers, model, [2], [2])
+def test_halve_layers_keeps_the_layers_asked_for(halved):
+    for count, seed, layers in ((12, 4, [0, 2, 4, 7, 9, 11]), (4, 5, [1, 3]), (4, 5, [2])):
+        _check_layers(*halved(count, seed=seed, layers=layers), layers, layers)
 
 
 @pytest.mark.points(2)
-def test_halve_layers_copies_every_other_weight(halve_layers):
-    for model in (teacher(4, seed=6), teacher(3, seed=7, type_vocab_size=0, use_pooler=False)):
+def test_halve_layers_copies_every_other_weight(halved):
+    for model, result in (halved(4, seed=6), halved(3, seed=7, type_vocab_size=0, use_pooler=False)):
         call = _halve_call(model)
-        student = halve(halve_layers, model).value
+        student = result.value
         prefix = _prefix(model)
         teacher_state = model.state_dict()
         student_state = student.state_dict()
@@ -230,12 +255,11 @@ def test_halve_layers_copies_every_other_weight(halve_layers):
 
 
 @pytest.mark.points(2)
-def test_halve_layers_updates_num_hidden_layers(halve_layers):
-    for count in (6, 3):
-        model = teacher(count, seed=8)
+def test_halve_layers_updates_num_hidden_layers(halved):
+    for model, result in (halved(6, seed=1), halved(3, seed=7, type_vocab_size=0, use_pooler=False)):
         call = _halve_call(model)
-        student = halve(halve_layers, model).value
-        expected = len(range(0, count, 2))
+        student = result.value
+        expected = len(range(0, model.config.num_hidden_layers, 2))
         if student.config.num_hidden_layers != expected:
             fail(
                 f"Called {call} and the student's config.num_hidden_layers is "
@@ -244,12 +268,12 @@ def test_halve_layers_updates_num_hidden_layers(halve_layers):
 
 
 @pytest.mark.points(2)
-def test_halve_layers_leaves_the_teacher_untouched(halve_layers):
-    for model in (teacher(6, seed=9), teacher(4, masked_lm=True, seed=10)):
-        before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+def test_halve_layers_leaves_the_teacher_untouched(halved):
+    for model, result in (halved(6, seed=1), halved(4, masked_lm=True, seed=10)):
+        before = model.state_dict()  # the worker got a copy: this one is the teacher as it was sent
         config_before = model.config
         call = _halve_call(model)
-        after = halve(halve_layers, model).args[0]
+        after = result.args[0]
         if after.config.num_hidden_layers != config_before.num_hidden_layers:
             fail(
                 f"Called {call} and afterwards the teacher's config.num_hidden_layers is "
@@ -272,9 +296,8 @@ def test_halve_layers_leaves_the_teacher_untouched(halve_layers):
 
 
 @pytest.mark.points(1)
-def test_halve_layers_shares_no_parameter_with_the_teacher(halve_layers):
-    for model in (teacher(4, seed=11), teacher(4, masked_lm=True, seed=12)):
-        result = halve(halve_layers, model)
+def test_halve_layers_shares_no_parameter_with_the_teacher(halved):
+    for model, result in (halved(4, seed=6), halved(4, masked_lm=True, seed=10)):
         if result.shares_memory:
             fail(
                 f"Called {_halve_call(model)} and the student shares tensors with the teacher: "
@@ -284,10 +307,10 @@ def test_halve_layers_shares_no_parameter_with_the_teacher(halve_layers):
 
 
 @pytest.mark.points(2)
-def test_halve_layers_on_masked_lm_copies_the_head_and_keeps_it_tied(halve_layers):
-    model = teacher(5, masked_lm=True, seed=13)
+def test_halve_layers_on_masked_lm_copies_the_head_and_keeps_it_tied(halved):
+    model, result = halved(5, masked_lm=True, seed=13)
     call = _halve_call(model)
-    result = _check_layers(halve_layers, model, None, [0, 2, 4])
+    _check_layers(model, result, None, [0, 2, 4])
     student = result.value
     teacher_state, student_state = model.state_dict(), student.state_dict()
     different = [
@@ -324,12 +347,14 @@ def test_halve_layers_rejects_empty_or_out_of_range_layers(halve_layers):
 
 
 @pytest.mark.points(1)
-def test_halve_layers_works_on_transformers_models(halve_layers):
+def test_halve_layers_works_on_transformers_models(halved):
     for masked_lm, count in ((False, 4), (True, 3)):
-        model = hf_teacher(count, masked_lm=masked_lm, seed=15)
         try:
-            student = _check_layers(halve_layers, model, None, list(range(0, count, 2))).value
+            model, result = halved(count, hf=True, masked_lm=masked_lm, seed=15)
+            _check_layers(model, result, None, list(range(0, count, 2)))
+            student = result.value
         except protocol.SubmissionRaised as raised:
+            model = hf_teacher(count, masked_lm=masked_lm, seed=15)
             fail(
                 f"Called {_halve_call(model)} and it raised {raised.message}. The same code should work "
                 "on transformers' classes: they have the same attribute names (teacher.bert.encoder.layer, "

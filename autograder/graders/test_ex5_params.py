@@ -49,7 +49,7 @@ def bert_parameter_count(submission):
 
 
 def on_meta(build):
-    with torch.device("meta"):
+    with protocol.random_init_skipped(), torch.device("meta"):
         return build()
 
 
@@ -305,7 +305,7 @@ def random_configs(count: int = 25, seed: int = 2019) -> list[dict]:
 def test_bert_parameter_count_exact_on_random_configs(bert_parameter_count):
     given = given_model_module()
     for fields in random_configs():
-        expected = true_count(on_meta(lambda fields=fields: given.BertModel(given.BertConfig(**fields))))
+        expected = true_count(given.BertModel(given.BertConfig(**fields)))  # small: quicker on the CPU
         value, call = formula(bert_parameter_count, **fields)
         hint = ""
         if fields["type_vocab_size"] == 0 or not fields["use_pooler"]:
