@@ -64,7 +64,7 @@ class DynamicMasker:
         random_replace_prob: float = 0.1,
     ) -> None:
         """Check and store the masking recipe (see the class docstring for the arguments)."""
-        # TODO(ex4): check the probabilities, then store the settings (the special ids include the mask id)
+        # TODO(ex4): check the probabilities, store the settings (the special ids include the mask id)
         raise NotImplementedError("ex4: implement DynamicMasker")
 
     def __call__(self, input_ids: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:

@@ -59,7 +59,7 @@ def parameter_breakdown(model: nn.Module) -> dict[str, int]:
         # {"bert": 108,891,648, "cls": 622,650}: the decoder weight is tied to bert's word embeddings,
         # so cls adds only its transform (768^2 + 3 x 768) and the decoder bias (30,522)
     """
-    # TODO(ex5): per named child, count the parameters not seen yet; parameters no child holds go under ""
+    # TODO(ex5): per named child, count the parameters not seen yet; those no child holds go under ""
     raise NotImplementedError("ex5: implement parameter_breakdown")
 
 

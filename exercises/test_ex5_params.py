@@ -115,7 +115,7 @@ def test_bert_parameter_count_matches_the_model(changes):
     result = bert_parameter_count(config)
     arguments = ", ".join(f"{key}={value}" for key, value in changes.items())
     assert result == expected, (
-        f"Called bert_parameter_count(BertConfig({arguments})) and got {result:,}; BertModel of that config has "
-        f"{expected:,} parameters (off by {result - expected:+,}). Per layer: 4H^2 + 2HI + 9H + I; embeddings "
-        "(V + P + T)H + 2H; the pooler H^2 + H only when use_pooler."
+        f"Called bert_parameter_count(BertConfig({arguments})) and got {result:,}; BertModel of that config "
+        f"has {expected:,} parameters (off by {result - expected:+,}). Per layer: 4H^2 + 2HI + 9H + I; "
+        "embeddings (V + P + T)H + 2H; the pooler H^2 + H only when use_pooler."
     )

@@ -23,7 +23,7 @@ _MAX_ITEMS_SHOWN = 4
 
 
 def _number(value: float) -> str:
-    """A number with 4 significant digits, a float always looking like one: ``0.0523``, ``4.0``, ``1.235e+04``."""
+    """A number with 4 significant digits, always looking like a float: ``0.0523``, ``4.0``, ``1.235e+04``."""
     text = f"{value:.4g}"
     return text if any(mark in text for mark in ".ena") else text + ".0"
 

@@ -64,7 +64,7 @@ class DynamicMasker:
         random_replace_prob: float = 0.1,
     ) -> None:
         """Check and store the masking recipe (see the class docstring for the arguments)."""
-        # BEGIN SOLUTION: check the probabilities, then store the settings (the special ids include the mask id)
+        # BEGIN SOLUTION: check the probabilities, store the settings (the special ids include the mask id)
         probabilities = {
             "mlm_probability": mlm_probability,
             "mask_replace_prob": mask_replace_prob,

@@ -62,7 +62,7 @@ def parameter_breakdown(model: nn.Module) -> dict[str, int]:
         # {"bert": 108,891,648, "cls": 622,650}: the decoder weight is tied to bert's word embeddings,
         # so cls adds only its transform (768^2 + 3 x 768) and the decoder bias (30,522)
     """
-    # BEGIN SOLUTION: per named child, count the parameters not seen yet; parameters no child holds go under ""
+    # BEGIN SOLUTION: per named child, count the parameters not seen yet; those no child holds go under ""
     seen: set[int] = set()
     breakdown: dict[str, int] = {}
     for name, child in model.named_children():

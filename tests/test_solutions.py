@@ -529,7 +529,8 @@ def test_check_tensor_reports_type_shape_dtype_finiteness_then_value():
     nan_message = failure_message(torch.full((4, 10), math.nan), expected)
     assert "nan at index (0, 0) (40 of 40 values are not finite)" in nan_message
     assert failure_message(torch.tensor(0.052), torch.tensor(0.83), hint="Did you?") == (
-        "Called f(x) and got 0.052; the expected value is 0.83, 16 times larger (relative error 0.94). Did you?"
+        "Called f(x) and got 0.052; the expected value is 0.83, 16 times larger (relative error 0.94). "
+        "Did you?"
     )
     ones = torch.ones(4, 10)
     off = ones.clone()
