@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -499,8 +500,26 @@ def test_bundle_readme_and_pyproject_tell_the_learner_what_to_do(tmp_path):
     assert project["tool"]["setuptools"]["packages"] == ["exercises"]
     notebook_extra = " ".join(project["project"]["optional-dependencies"]["notebook"])
     assert "nbgrader" in notebook_extra and "jupyterlab" in notebook_extra
+    installed = " ".join(dependencies) + " " + notebook_extra
+    for module in notebook_imports(EXERCISES_DIR / "walkthrough.ipynb"):
+        distribution = {"sklearn": "scikit-learn"}.get(module, module)
+        assert distribution in installed, (
+            f"the notebook imports {module}, which `pip install -e .[notebook]` does not install"
+        )
     markers = project["tool"]["pytest"]["ini_options"]["markers"]
     assert [marker.split(":")[0] for marker in markers] == [ex.id for ex in EXERCISES]
+
+
+def notebook_imports(path: Path) -> set[str]:
+    """The top-level modules a notebook's code cells import, less the standard library's."""
+    modules = set()
+    for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+        if cell["cell_type"] == "code":
+            for line in "".join(cell["source"]).splitlines():
+                match = re.match(r"\s*(?:import|from)\s+([A-Za-z_]\w*)", line)
+                if match:
+                    modules.add(match.group(1))
+    return modules - set(sys.stdlib_module_names) - {"__future__"}
 
 
 @pytest.mark.slow
