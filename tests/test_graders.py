@@ -8,14 +8,12 @@ implementation (100). The tests below read that batch's results.
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 import torch
 
 from autograder import protocol
 from autograder.demo.catalogue import ALTERNATIVES, DEMO_MISTAKES, WRONG, Alternative, Mistake
+from autograder.demo.classroom import copy_exercise_files
 from autograder.engine import grade_submissions
 from autograder.graders import zoo
 from autograder.layout import EXERCISES, EXERCISES_DIR, POINTS_PER_EXERCISE, SOLUTIONS_DIR
@@ -24,20 +22,13 @@ SOLUTION = "reference-solution"
 STUBS = "untouched-stubs"
 
 
-def _copy_exercise_files(source: Path, dest: Path) -> Path:
-    dest.mkdir(parents=True)
-    for exercise in EXERCISES:
-        shutil.copyfile(source / exercise.filename, dest / exercise.filename)
-    return dest
-
-
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory) -> dict:
     """student id -> SubmissionResult for the whole catalogue, the solutions and the stubs."""
     root = tmp_path_factory.mktemp("submissions")
     paths = [
-        _copy_exercise_files(SOLUTIONS_DIR, root / SOLUTION),
-        _copy_exercise_files(EXERCISES_DIR, root / STUBS),
+        copy_exercise_files(SOLUTIONS_DIR, root / SOLUTION),
+        copy_exercise_files(EXERCISES_DIR, root / STUBS),
     ]
     paths += [entry.write(root / entry.student) for entry in [*WRONG, *ALTERNATIVES]]
     results = grade_submissions(paths, tmp_path_factory.mktemp("grades"), jobs=2, force=True)
