@@ -1,8 +1,8 @@
 """Autograde the walk-through, one student at a time (nbgrader's way) or several at once.
 
 nbgrader's ``autograde`` grades students one after the other, and its SQLite gradebook does not take
-concurrent writers. With ``jobs > 1`` each student is graded by its own ``nbgrader autograde --student``
-process against a private copy of the gradebook; the main process then copies what autograde wrote
+concurrent writers. With ``jobs > 1`` the students are shared out among ``jobs`` ``nbgrader autograde``
+processes, each against a private copy of the gradebook; the main process then copies what autograde wrote
 (the student, the submission's timestamp, each cell's automatic score, comment and late penalty) into the
 course's gradebook, one student after another, through nbgrader's Gradebook API. Nothing but the main
 process ever writes the course's gradebook, and the result is what the serial run writes.
@@ -108,14 +108,19 @@ def _autograde_in_parallel(
         name: os.environ.get(name, thread_count)
         for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
     }
+    everyone = submitted_students(course_root)
+    # One nbgrader process per job, each with its share of the students (nbgrader's start-up, a few
+    # seconds, is paid once per job rather than once per student).
+    shares = [share for share in (students[index::jobs] for index in range(jobs)) if share]
     outcomes: dict[str, StudentOutcome] = {}
     with tempfile.TemporaryDirectory(prefix="autograde-jobs-") as scratch:
         snapshot = Path(scratch) / "snapshot.db"
         _copy_sqlite(course_root / "gradebook.db", snapshot)
 
-        def grade_one(index: int, student: str) -> tuple[str, Path, str | None]:
-            private_db = Path(scratch) / f"student-{index}.db"
+        def grade_share(index: int, share: list[str]) -> tuple[list[str], Path, str | None]:
+            private_db = Path(scratch) / f"job-{index}.db"
             shutil.copyfile(snapshot, private_db)
+            others = sorted(set(everyone) - set(share))
             try:
                 run_nbgrader(
                     course_root,
@@ -123,25 +128,26 @@ def _autograde_in_parallel(
                         "autograde",
                         ASSIGNMENT_ID,
                         "--force",
-                        "--student",
-                        student,
+                        "--CourseDirectory.student_id=*",
+                        f"--CourseDirectory.student_id_exclude={','.join(others)}",
                         f"--CourseDirectory.db_url=sqlite:///{private_db}",
                     ],
                     capture=True,
                     extra_env=kernel_env,
                 )
             except NbgraderError as error:
-                return student, private_db, str(error)
-            return student, private_db, None
+                return share, private_db, str(error)
+            return share, private_db, None
 
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = [pool.submit(grade_one, index, student) for index, student in enumerate(students)]
+        with ThreadPoolExecutor(max_workers=len(shares)) as pool:
+            futures = [pool.submit(grade_share, index, share) for index, share in enumerate(shares)]
             for future in as_completed(futures):
-                student, private_db, error = future.result()
-                merge_autograde_results(f"sqlite:///{private_db}", main_url, ASSIGNMENT_ID, student)
+                share, private_db, error = future.result()
+                for student in share:
+                    merge_autograde_results(f"sqlite:///{private_db}", main_url, ASSIGNMENT_ID, student)
+                    outcomes[student] = StudentOutcome(student, error is None, error or "")
+                    progress(f"{student}: {'graded' if error is None else 'autograde reported an error'}")
                 private_db.unlink()
-                outcomes[student] = StudentOutcome(student, error is None, error or "")
-                progress(f"{student}: {'graded' if error is None else 'autograde reported an error'}")
     return [outcomes[student] for student in students]
 
 

@@ -29,9 +29,9 @@ submitted/<student>/{ASSIGNMENT_ID}/.
 
 AUTOGRADE_HELP = f"""\
 Run every submission with the hidden tests restored and store the scores in the gradebook (a cell that
-runs longer than {CELL_TIMEOUT_SECONDS} s is interrupted). --jobs N grades N students at once, each in its
-own nbgrader process with a private copy of the gradebook, merged back one student at a time: the
-gradebook ends up as a serial run leaves it.
+runs longer than {CELL_TIMEOUT_SECONDS} s is interrupted). --jobs N grades N students at once: the class is
+shared out among N nbgrader processes, each with a private copy of the gradebook, merged back one student
+at a time: the gradebook ends up as a serial run leaves it.
 """
 
 
