@@ -140,7 +140,9 @@ class CallResult:
 
     Attributes:
         value: the returned value, decoded (models rebuilt with pristine classes).
-        args, kwargs: the arguments after the call (to see whether the submission modified them).
+        args, kwargs: with ``call(..., arguments=True)``, the arguments after the call (to see whether the
+            submission modified them); a model among them comes as a :class:`SentModel` (its config
+            fields and state dict), not rebuilt.
         grads: with ``backward=...``: for every argument tensor sent with ``requires_grad=True``, its
             gradient (``None`` when no gradient reached it), keyed ``"arg0"``, ``"kw:name"``.
         result_requires_grad: whether the returned tensor was attached to the autograd graph.
@@ -156,8 +158,8 @@ class CallResult:
     tied: list[list[str]] = field(default_factory=list)
     handle: int | None = None
     arguments_tree: Any = None
-    """The arguments after the call as the worker sent them: decoded on first use of ``args`` or
-    ``kwargs``, since few checks look (decoding a model argument rebuilds it)."""
+    """With ``call(..., arguments=True)``: the arguments after the call as the worker sent them, decoded
+    on first use of ``args`` or ``kwargs`` (decoding a model argument rebuilds it). None otherwise."""
     _decoded: tuple[list[Any], dict[str, Any]] | None = field(default=None, repr=False)
 
     @property
@@ -170,10 +172,16 @@ class CallResult:
 
     def _arguments(self) -> tuple[list[Any], dict[str, Any]]:
         if self._decoded is None:
-            tree = self.arguments_tree if type(self.arguments_tree) is dict else {}
+            if self.arguments_tree is None:
+                raise RuntimeError("arguments after the call not asked for: use call(..., arguments=True)")
+            tree = self.arguments_tree
+            if type(tree) is not dict or type(tree.get("args")) is not list or "kwargs" not in tree:
+                raise UnsafeResult("the worker did not send the arguments back as asked")
             try:
-                args = [decode(a) for a in tree.get("args", [])]
-                kwargs = decode(tree["kwargs"]) if "kwargs" in tree else {}
+                args = [decode(a, models_as_sent=True) for a in tree["args"]]
+                kwargs = decode(tree["kwargs"], models_as_sent=True)
+                if type(kwargs) is not dict:
+                    raise ProtocolError("keyword arguments that are not a dict")
             except ProtocolError as exc:
                 message = f"the worker sent back arguments that are not plain data ({exc})"
                 raise UnsafeResult(message) from None
@@ -368,13 +376,17 @@ def _encode_model(module: nn.Module, key: str) -> dict[str, Any]:
     }
 
 
-def decode(tree: Any, *, resolve_handle: Callable[[int], Any] | None = None) -> Any:
-    """Rebuild a value from :func:`encode`'s tree (models with this side's pristine classes)."""
+def decode(
+    tree: Any, *, resolve_handle: Callable[[int], Any] | None = None, models_as_sent: bool = False
+) -> Any:
+    """Rebuild a value from :func:`encode`'s tree (models with this side's pristine classes, or with
+    ``models_as_sent`` as :class:`SentModel` data, not rebuilt)."""
     t = type(tree)
     if tree is None or t in (bool, int, float, str):
         return tree
+    again = {"resolve_handle": resolve_handle, "models_as_sent": models_as_sent}
     if t is list:
-        return [decode(x, resolve_handle=resolve_handle) for x in tree]
+        return [decode(x, **again) for x in tree]
     if t is not dict or _TAG not in tree:
         raise ProtocolError(f"unexpected {t.__name__} in a message")
     tag = tree[_TAG]
@@ -388,15 +400,15 @@ def decode(tree: Any, *, resolve_handle: Callable[[int], Any] | None = None) -> 
     if tag == "meta_tensor":
         return torch.empty(tree["shape"], dtype=_dtype(tree["dtype"]), device="meta")
     if tag == "tuple":
-        return tuple(decode(x, resolve_handle=resolve_handle) for x in tree["items"])
+        return tuple(decode(x, **again) for x in tree["items"])
     if tag == "dict":
-        return {str(k): decode(v, resolve_handle=resolve_handle) for k, v in tree["items"].items()}
+        return {str(k): decode(v, **again) for k, v in tree["items"].items()}
     if tag == "seeded":
         return torch.Generator().manual_seed(int(tree["seed"]))
     if tag == "dtype":
         return _dtype(tree["name"])
     if tag == "model":
-        return _decode_model(tree)
+        return _sent_model(tree) if models_as_sent else _decode_model(tree)
     if tag == "handle":
         if resolve_handle is None:
             return Handle(int(tree["id"]), str(tree.get("type", "?")))
@@ -415,10 +427,30 @@ def _decode_model(tree: dict[str, Any]) -> nn.Module:
     module = _build_model(str(tree["key"]), dict(tree["init"]), str(tree["device"]))
     if tree["device"] != "meta":
         module.load_state_dict(tree["state"], strict=True)
+    frozen = {str(name) for name in tree["frozen"]}
     for name, p in module.named_parameters():
-        p.requires_grad_(name not in set(tree["frozen"]))
+        p.requires_grad_(name not in frozen)
     module.train(bool(tree["training"]))
     return module
+
+
+@dataclass(frozen=True)
+class SentModel:
+    """A model as the other side sent it, not rebuilt: its class key, the fields of its config and its
+    state dict (for checks that only compare weights and config, such as "the teacher is untouched")."""
+
+    key: str
+    config: dict[str, Any]
+    state: dict[str, torch.Tensor]
+
+
+def _sent_model(tree: dict[str, Any]) -> SentModel:
+    init, state = tree.get("init"), tree.get("state")
+    if type(init) is not dict or type(state) is not dict:
+        raise ProtocolError("a model entry without its config or state")
+    if not all(type(k) is str and type(v) is torch.Tensor for k, v in state.items()):
+        raise ProtocolError("a model state that is not tensors by name")
+    return SentModel(str(tree.get("key")), dict(init), dict(state))
 
 
 @dataclass(frozen=True)

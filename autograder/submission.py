@@ -5,8 +5,9 @@ with pristine code. A call that does not produce a value raises a
 :class:`autograder.protocol.SubmissionError` naming what happened, which the results plugin turns
 into the learner's message.
 
-``fn(...)`` returns the value; ``fn.call(...)`` returns the whole :class:`CallResult` (arguments after
-the call, gradients with ``backward=``, memory sharing, tied parameters).
+``fn(...)`` returns the value; ``fn.call(...)`` returns the whole :class:`CallResult` (gradients with
+``backward=``, memory sharing, tied parameters, and with ``arguments=True`` the arguments as they were
+after the call).
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ class Callable_:
             return Callable_(self._connection, self._exercise, result.handle, f"{self._name}(...)")
         return result.value
 
-    def call(self, *args: Any, backward: Any = None, **kwargs: Any) -> CallResult:
+    def call(self, *args: Any, backward: Any = None, arguments: bool = False, **kwargs: Any) -> CallResult:
         call_text = describe_call(self._name, args, kwargs)
         try:
             encoded_args = [_encode_arg(a) for a in args]
@@ -99,10 +100,11 @@ class Callable_:
             "args": encoded_args,
             "kwargs": {protocol._TAG: "dict", "items": encoded_kwargs},
             "backward": encoded_backward,
+            "arguments": bool(arguments),
         }
         try:
             reply = self._connection.request(tree, exercise=self._exercise.id)
-            return _decode_reply(reply)
+            return _decode_reply(reply, bool(arguments))
         except protocol.SubmissionError as exc:
             exc.call = exc.call or call_text
             exc.exercise = exc.exercise or self._exercise.id
@@ -121,7 +123,7 @@ def _encode_arg(value: Any) -> Any:
     return protocol.encode(value)
 
 
-def _decode_reply(reply: Any) -> CallResult:
+def _decode_reply(reply: Any, asked_arguments: bool = False) -> CallResult:
     if type(reply) is not dict:
         raise protocol.ProtocolError("a reply that is not a dict")
     if not reply.get("ok"):
@@ -147,7 +149,7 @@ def _decode_reply(reply: Any) -> CallResult:
     grads_tree = reply.get("grads")
     return CallResult(
         value=value,
-        arguments_tree={key: reply[key] for key in ("args", "kwargs") if key in reply},
+        arguments_tree={key: reply.get(key) for key in ("args", "kwargs")} if asked_arguments else None,
         grads=protocol.decode(grads_tree) if grads_tree is not None else {},
         result_requires_grad=bool(reply.get("result_requires_grad", False)),
         shares_memory=bool(reply.get("shares_memory", False)),

@@ -4,7 +4,8 @@ Everything here runs next to the learner's code and so trusts nothing it sees af
 no limit itself (that is :mod:`autograder.limits`' job, applied by whoever starts the worker).
 
 A request is a dict: ``{"op": "call", "target": "ex2_distillation.distillation_loss" | handle id,
-"args": [...], "kwargs": {...}, "backward": None | tensor | True}``. A reply is ``{"ok": True, ...}``
+"args": [...], "kwargs": {...}, "backward": None | tensor | True, "arguments": bool}`` (``arguments``:
+send the arguments back as they are after the call). A reply is ``{"ok": True, ...}``
 with the fields of :class:`autograder.protocol.CallResult`, or ``{"ok": False, "kind": ..., "message":
 ..., "type": ..., "mro": [...], "traceback": ...}``.
 """
@@ -115,8 +116,9 @@ class Worker:
         except protocol.UnsafeResult as exc:
             raise protocol.UnsafeResult(exc.message, type_name=exc.type_name) from None
         reply["result_requires_grad"] = bool(type(value) is torch.Tensor and value.requires_grad)
-        reply["args"] = [_encode_lenient(a) for a in args]
-        reply["kwargs"] = {_tag(): "dict", "items": {k: _encode_lenient(v) for k, v in kwargs.items()}}
+        if request.get("arguments"):
+            reply["args"] = [_encode_lenient(a) for a in args]
+            reply["kwargs"] = {_tag(): "dict", "items": {k: _encode_lenient(v) for k, v in kwargs.items()}}
         reply["shares_memory"] = _shares_memory(value, (args, kwargs))
         if isinstance(value, torch.nn.Module):
             reply["tied"] = protocol.tied_groups(value)

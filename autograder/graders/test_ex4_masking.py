@@ -259,7 +259,6 @@ def test_masker_replaces_selected_tokens_80_10_10(masker_class):
 @pytest.mark.points(2)
 def test_masker_honours_the_probabilities_it_is_given(masker_class):
     ids = token_ids(400, 500, seed=11)
-    candidates = ~torch.isin(ids, torch.tensor(NEVER_SELECTED))
 
     settings = {"mlm_probability": 0.3, "mask_replace_prob": 0.5, "random_replace_prob": 0.5}
     masked, labels, call = mask(
@@ -273,6 +272,9 @@ def test_masker_honours_the_probabilities_it_is_given(masker_class):
             rates[what], expected, rates["selected"], call=call, what=f"the share of selected tokens {what}"
         )
 
+    # The settings below have exact answers: a tenth of the ids is plenty.
+    ids = ids[:40].clone()
+    candidates = ~torch.isin(ids, torch.tensor(NEVER_SELECTED))
     settings = {"mlm_probability": 1.0, "mask_replace_prob": 1.0, "random_replace_prob": 0.0}
     masked, labels, call = mask(
         make(masker_class, **settings), ids, seed=13, recipe=RECIPE.format(_settings(**settings))
@@ -343,7 +345,7 @@ def test_masker_leaves_its_input_unchanged(masker_class):
     ids = token_ids(50, 100, seed=18)
     original = ids.clone()
     masker = make(masker_class, mlm_probability=0.5)
-    result = masker.call(ids, generator=protocol.Seeded(19))
+    result = masker.call(ids, generator=protocol.Seeded(19), arguments=True)
     if not torch.equal(result.args[0], original):
         fail(
             f"Called masker({describe(ids)}, generator=...) and the input_ids passed in were changed by the "
