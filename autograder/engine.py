@@ -103,6 +103,7 @@ def _warm_imports() -> None:
     import torch
 
     torch.set_num_threads(1)
+    limits_module.worker_file_rules()  # worked out once; every worker forked later inherits it
 
 
 def _graders_key(graders_dir: Path) -> tuple:
@@ -583,6 +584,12 @@ def run(args: argparse.Namespace) -> int:
     if not limits_module.drops_privileges():
         print(
             "note: not running as root, so the workers keep your user id (the drop to 'nobody' is off)",
+            file=sys.stderr,
+        )
+    if not limits_module.file_sandbox_available():
+        print(
+            "WARNING: this kernel has no Landlock (Linux 5.13+), so the workers could read any file your "
+            "user can, the reference solutions included: grade on a machine that has it",
             file=sys.stderr,
         )
     return 1 if problems else 0

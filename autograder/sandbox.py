@@ -9,7 +9,9 @@ and replaced after a timeout, a crash or a broken message; the call that saw it 
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
+import importlib.abc
 import os
 import select
 import signal
@@ -106,11 +108,9 @@ def _become_worker(root: Path, limits: Limits, request_read: int, reply_write: i
     sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
     os.chdir(root)
     sys.dont_write_bytecode = True
-    limits_module.confine_worker(limits)
+    limits_module.confine_worker(limits, root)
     limits_module.die_with_parent(parent)
-    for name in list(sys.modules):
-        if name == PACKAGE or name.startswith(PACKAGE + "."):
-            del sys.modules[name]
+    _forget_the_project()
     sys.path.insert(0, str(root))
     import torch
 
@@ -119,6 +119,50 @@ def _become_worker(root: Path, limits: Limits, request_read: int, reply_write: i
 
     serve(request_read, reply_write, PACKAGE)
     os._exit(0)
+
+
+# What a worker keeps of this project: its own code and the zoo's model classes (which may cross).
+WORKER_MODULES = frozenset(
+    {
+        "autograder",
+        "autograder.layout",
+        "autograder.limits",
+        "autograder.protocol",
+        "autograder.sandbox",
+        "autograder.staging",
+        "autograder.worker",
+        "autograder.graders",
+        "autograder.graders.zoo",
+    }
+)
+HIDDEN_TOP_LEVEL = frozenset({"solutions", "exercises", "tests", "benchmarks", "conftest", PACKAGE})
+
+
+def _hidden_module(name: str) -> bool:
+    top = name.partition(".")[0]
+    return top in HIDDEN_TOP_LEVEL or (top == "autograder" and name not in WORKER_MODULES)
+
+
+class _RefuseProjectImports(importlib.abc.MetaPathFinder):
+    """Refuses to import the graders, the reference solutions or the rest of the project. (Landlock is
+    the real barrier: it keeps their files unreadable; this only gives a clear error first.)"""
+
+    def find_spec(self, name, path=None, target=None):
+        if _hidden_module(name) and not name.startswith(PACKAGE):
+            raise ImportError(f"{name} is not available to a submission")
+
+
+def _forget_the_project() -> None:
+    """Drop every module of the project the worker does not need (the graders run in the grading
+    process, which this one was forked from), and refuse to import them again."""
+    for name in sorted(sys.modules, reverse=True):
+        if _hidden_module(name):
+            del sys.modules[name]
+            parent, _, child = name.rpartition(".")
+            if parent in sys.modules and getattr(sys.modules[parent], child, None) is not None:
+                with contextlib.suppress(AttributeError):
+                    delattr(sys.modules[parent], child)
+    sys.meta_path.insert(0, _RefuseProjectImports())
 
 
 def resource_max_fd() -> int:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -141,15 +140,59 @@ HOSTILE: dict[str, tuple[str, str]] = {
     "fork_bomb_lite": (
         "ex1_softmax.py",
         (
-            "import os\nimport time\n\n"
+            "import ctypes\nimport os\nimport time\n\n"
             "def softmax_with_temperature(logits, temperature=1.0, dim=-1):\n"
             "    for _ in range(4):\n"
             "        if os.fork() == 0:\n"
             "            os.setsid()\n"
-            "            with open('{pids}', 'a') as f:\n"
-            "                f.write(f'{{os.getpid()}}\\n')\n"
+            "            ctypes.CDLL(None).prctl(15, b'{marker}', 0, 0, 0)  # PR_SET_NAME: found in /proc\n"
             "            time.sleep(1000)\n            os._exit(0)\n"
             "    return logits * 0\n"
+        ),
+    ),
+    # Cheating: the reference solutions, the demo's correct alternatives and a classmate's files are
+    # installed or staged on the grading machine; none of them may be read.
+    "imports_the_solution": (
+        "ex1_softmax.py",
+        (
+            "import sys\n"
+            "sys.meta_path[:] = [f for f in sys.meta_path if 'Refuse' not in type(f).__name__]\n"
+            "from solutions.ex1_softmax import softmax_with_temperature\n"
+        ),
+    ),
+    "reads_the_solution_file": (
+        "ex1_softmax.py",
+        (
+            "import pathlib\n"
+            "text = pathlib.Path('{solutions}', 'ex1_softmax.py').read_text()\n"
+            "exec(text.replace('from .model', 'from staged_submission.model'))\n"
+        ),
+    ),
+    "imports_a_demo_alternative": (
+        "ex1_softmax.py",
+        (
+            "import sys\n"
+            "sys.meta_path[:] = [f for f in sys.meta_path if 'Refuse' not in type(f).__name__]\n"
+            "from autograder.demo import catalogue\n"
+            "exec(catalogue.ALTERNATIVES[0].exercise_source())\n"
+        ),
+    ),
+    "copies_a_classmate": (
+        "ex1_softmax.py",
+        (
+            "import glob\nimport os\n"
+            "mine = os.path.realpath('staged_submission/ex1_softmax.py')\n"
+            "for path in glob.glob('/tmp/ag-grade-*/staged_submission/ex1_softmax.py'):\n"
+            "    if os.path.realpath(path) != mine:\n"
+            "        try:\n"
+            "            exec(open(path).read().replace('from .model', 'from staged_submission.model'))\n"
+            "            break\n"
+            "        except Exception:\n"
+            "            pass\n"
+            "else:\n"
+            "    import torch\n\n"
+            "    def softmax_with_temperature(logits, temperature=1.0, dim=-1):\n"
+            "        return torch.zeros_like(logits)\n"
         ),
     ),
     "hangs_in_ex4": (
@@ -177,12 +220,11 @@ def _write(folder: Path, replaced: dict[str, str]) -> Path:
 def batch(tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile")
     out = root / "out"
-    shared = Path(tempfile.mkdtemp(prefix="ag-hostile-"))
-    os.chmod(shared, 0o777)
-    pid_file = shared / "pids"
+    marker = f"agbomb{os.getpid() % 100000}"
     paths = []
     for name, (filename, text) in HOSTILE.items():
-        text = text.replace("{out}", str(out)).replace("{pids}", str(pid_file))
+        text = text.replace("{out}", str(out)).replace("{marker}", marker)
+        text = text.replace("{solutions}", str(SOLUTIONS_DIR))
         paths.append(_write(root / "class" / name, {filename: text.replace("{{", "{").replace("}}", "}")}))
     paths.append(_write(root / "class" / HONEST_WRONG, {"ex1_softmax.py": ZEROS}))
     extras = _write(root / "class" / CORRECT_WITH_EXTRAS, {})
@@ -192,8 +234,7 @@ def batch(tmp_path_factory):
     (extras / "exercises" / "model.py").write_text("BertModel = None\n")
     paths.append(extras)
     results = engine.grade_submissions(paths, out, jobs=2, timeout=3, submission_timeout=240, memory_mb=1024)
-    yield out, {r.student: r for r in results}, pid_file
-    shutil.rmtree(shared, ignore_errors=True)
+    yield out, {r.student: r for r in results}, marker
 
 
 def test_every_submission_has_a_row(batch):
@@ -258,11 +299,43 @@ def test_results_folder_is_not_writable_by_the_submission(batch):
 
 
 def test_no_process_of_the_submission_outlives_the_batch(batch):
-    _, _, pid_file = batch
-    spawned = [int(line) for line in pid_file.read_text().split()]
-    assert spawned, "the fork bomb did not run"
-    alive = [pid for pid in spawned if _is_running(pid)]
+    _, results, marker = batch
+    failures = [c.message for c in results["fork_bomb_lite"].checks if c.exercise == "ex1" and not c.passed]
+    assert failures and not any("raised" in m or "died" in m for m in failures), failures[:2]  # it forked
+    alive = [pid for pid in _processes() if _name(pid) == marker]
     assert alive == []
+
+
+def test_the_fork_bomb_ran_and_named_its_processes(tmp_path):
+    """The check above looks for processes by name: a process named like the fork bomb's is found."""
+    import ctypes
+    import subprocess
+    import sys
+
+    name = f"agprobe{os.getpid() % 100000}"
+    code = f"import ctypes, time; ctypes.CDLL(None).prctl(15, b'{name}', 0, 0, 0); time.sleep(30)"
+    probe = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        for _ in range(100):
+            if any(_name(pid) == name for pid in _processes()):
+                break
+            ctypes.CDLL(None).usleep(50_000)
+        assert any(_name(pid) == name for pid in _processes())
+    finally:
+        probe.kill()
+        probe.wait()
+
+
+def _processes() -> list[int]:
+    return [int(entry) for entry in os.listdir("/proc") if entry.isdigit() and _is_running(int(entry))]
+
+
+def _name(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm") as comm:
+            return comm.read().strip()
+    except OSError:
+        return ""
 
 
 def _is_running(pid: int) -> bool:
