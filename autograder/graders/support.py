@@ -7,7 +7,9 @@ behind a wrong value, checking that a call raised the right exception, and exact
 
 from __future__ import annotations
 
+import functools
 import importlib
+import inspect
 import math
 from collections.abc import Callable, Sequence
 from types import ModuleType
@@ -32,7 +34,10 @@ __all__ = [
     "given_model_module",
     "number",
     "relative_error",
+    "shared_input",
     "times",
+    "warm_all",
+    "warm_up",
 ]
 
 MATCH_RTOL = 1e-4
@@ -47,6 +52,53 @@ def given_model_module() -> ModuleType:
     ``submission`` fixture has been set up.
     """
     return importlib.import_module(protocol._resolve_class("given.BertModel").__module__)
+
+
+# --------------------------------------------------------------------------------------------------
+# Inputs built once: the same teachers, token ids and big models serve every submission.
+
+_WARMERS: list[Callable[[], Any]] = []
+
+
+def shared_input(build: Callable[..., Any]) -> Callable[..., Any]:
+    """Build an input once per set of arguments (and copy of the given model), then hand out that object.
+
+    The engine calls :func:`warm_all` in its parent process, so every grading process forked from it
+    starts with the inputs built. Checks must treat a shared input as read-only (the worker receives a
+    copy, so what a submission does to its argument never reaches it).
+    """
+    made: dict[tuple, Any] = {}
+    signature = inspect.signature(build)
+
+    @functools.wraps(build)
+    def shared(*args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()  # teacher(4) and teacher(4, seed=0) are one input
+        key = (protocol._resolve_class("given.BertModel").__module__, _frozen(bound.arguments))
+        if key not in made:
+            made[key] = build(*args, **kwargs)
+        return made[key]
+
+    return shared
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, dict):
+        return tuple(sorted((k, _frozen(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+def warm_up(build_all: Callable[[], Any]) -> None:
+    """Register a function that builds a grader module's shared inputs (called by :func:`warm_all`)."""
+    _WARMERS.append(build_all)
+
+
+def warm_all() -> None:
+    """Build every registered shared input now."""
+    for build_all in _WARMERS:
+        build_all()
 
 
 def fail(message: str) -> None:

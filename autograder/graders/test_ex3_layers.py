@@ -18,6 +18,8 @@ from autograder.graders.support import (
     expect_value_error,
     fail,
     given_model_module,
+    shared_input,
+    warm_up,
 )
 
 INDICES = "student_layer_indices"
@@ -82,6 +84,7 @@ def _randomise(model: nn.Module, seed: int) -> nn.Module:
     return model.eval()
 
 
+@shared_input
 def teacher(num_layers: int, *, masked_lm: bool = False, seed: int = 0, **overrides) -> nn.Module:
     """A small randomised teacher of the given model's classes."""
     given = given_model_module()
@@ -91,6 +94,7 @@ def teacher(num_layers: int, *, masked_lm: bool = False, seed: int = 0, **overri
     return _randomise(model, seed)
 
 
+@shared_input
 def hf_teacher(num_layers: int, *, masked_lm: bool = False, seed: int = 0) -> nn.Module:
     """A small randomised ``transformers`` teacher."""
     import transformers
@@ -99,6 +103,18 @@ def hf_teacher(num_layers: int, *, masked_lm: bool = False, seed: int = 0) -> nn
     with protocol.random_init_skipped():
         model = transformers.BertForMaskedLM(config) if masked_lm else transformers.BertModel(config)
     return _randomise(model, seed)
+
+
+# The teachers the checks below use, built once in the engine's parent process.
+warm_up(
+    lambda: (
+        [teacher(n, seed=seed) for n, seed in ((4, 6), (5, 2), (7, 3), (8, 4), (4, 5), (2, 14))],
+        teacher(3, seed=7, type_vocab_size=0, use_pooler=False),
+        teacher(5, masked_lm=True, seed=13),
+        hf_teacher(4, seed=15),
+        hf_teacher(3, masked_lm=True, seed=15),
+    )
+)
 
 
 def _halve_call(model: nn.Module, *args, **kwargs) -> str:

@@ -25,7 +25,7 @@ import pytest
 import torch
 
 from autograder import protocol
-from autograder.graders.support import describe, fail
+from autograder.graders.support import describe, fail, shared_input, warm_up
 
 VOCAB_SIZE = 1000
 MASK_ID = 103
@@ -42,12 +42,22 @@ def tolerance(n: int) -> float:
     return math.sqrt(math.log(2 / DELTA) / (2 * max(n, 1)))
 
 
+@shared_input
 def token_ids(*shape: int, seed: int = 0) -> torch.Tensor:
     """Random ids with about 20% special tokens (padding, [CLS], [SEP] and [MASK] itself)."""
     generator = torch.Generator().manual_seed(seed)
     ids = torch.randint(0, VOCAB_SIZE, shape, generator=generator)
     specials = torch.tensor(NEVER_SELECTED)[torch.randint(0, len(NEVER_SELECTED), shape, generator=generator)]
     return torch.where(torch.rand(shape, generator=generator) < 0.2, specials, ids)
+
+
+# The large inputs, built once in the engine's parent process.
+warm_up(
+    lambda: [
+        token_ids(*shape, seed=seed)
+        for shape, seed in [((100, 200), s) for s in (1, 3, 5)] + [((400, 500), s) for s in (7, 9, 11)]
+    ]
+)
 
 
 def _settings(**probabilities: float) -> str:

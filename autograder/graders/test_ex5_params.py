@@ -16,7 +16,14 @@ from torch import nn
 
 from autograder import protocol
 from autograder.graders import zoo
-from autograder.graders.support import describe_call, expect_exact_type, fail, given_model_module
+from autograder.graders.support import (
+    describe_call,
+    expect_exact_type,
+    fail,
+    given_model_module,
+    shared_input,
+    warm_up,
+)
 
 COUNT = "count_parameters"
 BREAKDOWN = "parameter_breakdown"
@@ -51,7 +58,12 @@ def bert_parameter_count(submission):
 @pytest.fixture(scope="module")
 def bert_models() -> dict[str, nn.Module]:
     """BERT-base and BERT-base with the MLM head, on meta, built once: no check may modify them."""
-    return {"base": bert_base(), "mlm": bert_base(masked_lm=True)}
+    return {"base": shared_bert_base(False), "mlm": shared_bert_base(True)}
+
+
+@shared_input
+def shared_bert_base(masked_lm: bool) -> nn.Module:
+    return bert_base(masked_lm=masked_lm)
 
 
 @pytest.fixture(scope="module")
@@ -323,12 +335,23 @@ def random_configs(count: int = 25, seed: int = 2019) -> list[dict]:
     return configs
 
 
+@shared_input
+def count_of_config(fields: dict) -> int:
+    """``count_parameters`` of the given ``BertModel`` for ``fields``, counted on a real model."""
+    given = given_model_module()
+    with protocol.random_init_skipped():  # small: quicker on the CPU than on meta; counted, not run
+        return true_count(given.BertModel(given.BertConfig(**fields)))
+
+
+warm_up(
+    lambda: ([shared_bert_base(m) for m in (False, True)], [count_of_config(f) for f in random_configs()])
+)
+
+
 @pytest.mark.points(2)
 def test_bert_parameter_count_exact_on_random_configs(bert_parameter_count):
-    given = given_model_module()
     for fields in random_configs():
-        with protocol.random_init_skipped():  # small: quicker on the CPU than on meta; counted, not run
-            expected = true_count(given.BertModel(given.BertConfig(**fields)))
+        expected = count_of_config(fields)
         value, call = formula(bert_parameter_count, **fields)
         hint = ""
         if fields["type_vocab_size"] == 0 or not fields["use_pooler"]:
