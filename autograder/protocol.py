@@ -357,6 +357,34 @@ def encode(obj: Any, *, handles: Callable[[Any], int] | None = None) -> Any:
     raise UnsafeResult(f"a value of type {_type_name(obj)}", type_name=_type_name(obj))
 
 
+# Inputs the graders built before any worker was forked (see ``support.shared_input``). A message
+# that carries one still carries all of it; a forked worker may use its own inherited copy instead of
+# rebuilding it, once (its copy is untouched until then: only the submission's code could change it).
+_SHARED: list[nn.Module] = []
+_SHARED_INDEX: dict[int, int] = {}
+
+
+def share(model: nn.Module) -> nn.Module:
+    """Mark ``model`` as built before the workers are forked; returns it."""
+    if id(model) not in _SHARED_INDEX:
+        _SHARED_INDEX[id(model)] = len(_SHARED)
+        _SHARED.append(model)
+    return model
+
+
+def shared_count() -> int:
+    return len(_SHARED)
+
+
+def shared_model(number: int) -> nn.Module:
+    return _SHARED[number]
+
+
+def _shared_number(module: nn.Module) -> int | None:
+    number = _SHARED_INDEX.get(id(module))
+    return number if number is not None and _SHARED[number] is module else None
+
+
 def _encode_model(module: nn.Module, key: str) -> dict[str, Any]:
     params = list(module.parameters())
     device = "meta" if params and params[0].device.type == "meta" else "cpu"
@@ -373,18 +401,24 @@ def _encode_model(module: nn.Module, key: str) -> dict[str, Any]:
         "state": state,
         "frozen": frozen,
         "training": bool(module.training),
+        "shared": _shared_number(module),
     }
 
 
 def decode(
-    tree: Any, *, resolve_handle: Callable[[int], Any] | None = None, models_as_sent: bool = False
+    tree: Any,
+    *,
+    resolve_handle: Callable[[int], Any] | None = None,
+    models_as_sent: bool = False,
+    take_shared: Callable[[int, str], nn.Module | None] | None = None,
 ) -> Any:
     """Rebuild a value from :func:`encode`'s tree (models with this side's pristine classes, or with
-    ``models_as_sent`` as :class:`SentModel` data, not rebuilt)."""
+    ``models_as_sent`` as :class:`SentModel` data, not rebuilt). ``take_shared(number, key)`` may
+    return this process's own copy of a shared input instead (a forked worker's)."""
     t = type(tree)
     if tree is None or t in (bool, int, float, str):
         return tree
-    again = {"resolve_handle": resolve_handle, "models_as_sent": models_as_sent}
+    again = {"resolve_handle": resolve_handle, "models_as_sent": models_as_sent, "take_shared": take_shared}
     if t is list:
         return [decode(x, **again) for x in tree]
     if t is not dict or _TAG not in tree:
@@ -408,7 +442,13 @@ def decode(
     if tag == "dtype":
         return _dtype(tree["name"])
     if tag == "model":
-        return _sent_model(tree) if models_as_sent else _decode_model(tree)
+        if models_as_sent:
+            return _sent_model(tree)
+        if take_shared is not None and type(tree.get("shared")) is int:
+            inherited = take_shared(tree["shared"], str(tree.get("key")))
+            if inherited is not None:
+                return inherited
+        return _decode_model(tree)
     if tag == "handle":
         if resolve_handle is None:
             return Handle(int(tree["id"]), str(tree.get("type", "?")))

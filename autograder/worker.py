@@ -28,12 +28,27 @@ TRACEBACK_CHARS = 2000
 
 
 class Worker:
-    """Answers requests for one staged submission package (``package`` is importable)."""
+    """Answers requests for one staged submission package (``package`` is importable).
 
-    def __init__(self, package: str):
+    ``forked``: this process is a worker forked from the graders' process after their shared inputs
+    were built, so each of those may be handed to the submission as this process's own copy, once,
+    instead of being rebuilt from the message. (In the graders' own process it would be theirs.)
+    """
+
+    def __init__(self, package: str, *, forked: bool = False):
         self.package = package
         self.handles: dict[int, Any] = {}
+        self.unused_shared = set(range(protocol.shared_count())) if forked else set()
         protocol.set_given_model_module(lambda: importlib.import_module(f"{package}.model"))
+
+    def _take_shared(self, number: int, key: str) -> Any:
+        if number not in self.unused_shared:
+            return None
+        model = protocol.shared_model(number)
+        if protocol.model_key(model) != key:
+            return None
+        self.unused_shared.discard(number)
+        return model
 
     # ----------------------------------------------------------------------------------------------
     def handle(self, request: Any) -> dict[str, Any]:
@@ -97,9 +112,10 @@ class Worker:
 
     def _call(self, request: dict[str, Any]) -> dict[str, Any]:
         fn, _ = self._resolve(request.get("target"))
-        args = protocol.decode(request.get("args", []), resolve_handle=self._handle_value)
+        how = {"resolve_handle": self._handle_value, "take_shared": self._take_shared}
+        args = protocol.decode(request.get("args", []), **how)
         raw_kwargs = request.get("kwargs")
-        kwargs = protocol.decode(raw_kwargs, resolve_handle=self._handle_value) if raw_kwargs else {}
+        kwargs = protocol.decode(raw_kwargs, **how) if raw_kwargs else {}
         try:
             value = fn(*args, **kwargs)
         except NotImplementedError as exc:
@@ -133,9 +149,9 @@ class Worker:
         return self.handles[number]
 
 
-def serve(fd_in: int, fd_out: int, package: str) -> None:
+def serve(fd_in: int, fd_out: int, package: str, *, forked: bool = False) -> None:
     """Answer requests read from ``fd_in`` on ``fd_out`` until the other side closes the pipe."""
-    worker = Worker(package)
+    worker = Worker(package, forked=forked)
     while True:
         try:
             request = protocol.loads(protocol.recv_message(fd_in))

@@ -77,6 +77,8 @@ def shared_input(build: Callable[..., Any]) -> Callable[..., Any]:
         key = (protocol._resolve_class("given.BertModel").__module__, _frozen(bound.arguments))
         if key not in made:
             made[key] = build(*args, **kwargs)
+            if isinstance(made[key], torch.nn.Module):
+                protocol.share(made[key])
         return made[key]
 
     return shared

@@ -58,11 +58,17 @@ def bert_parameter_count(submission):
 @pytest.fixture(scope="module")
 def bert_models() -> dict[str, nn.Module]:
     """BERT-base and BERT-base with the MLM head, on meta, built once: no check may modify them."""
-    return {"base": shared_bert_base(False), "mlm": shared_bert_base(True)}
+    return {
+        "base": shared_bert_base(False, "count"),
+        "mlm": shared_bert_base(True, "count"),
+        "base for breakdown": shared_bert_base(False, "breakdown"),
+        "mlm for breakdown": shared_bert_base(True, "breakdown"),
+    }
 
 
 @shared_input
-def shared_bert_base(masked_lm: bool) -> nn.Module:
+def shared_bert_base(masked_lm: bool, use: str) -> nn.Module:
+    """One copy per ``use``: a worker may take each shared model as its own copy once (see protocol)."""
     return bert_base(masked_lm=masked_lm)
 
 
@@ -227,12 +233,12 @@ def _check_breakdown(call: str, value: dict[str, int], expected: dict[str, int],
 
 @pytest.mark.points(3)
 def test_parameter_breakdown_has_a_key_per_top_level_child(parameter_breakdown, bert_models):
-    model = bert_models["base"]
+    model = bert_models["base for breakdown"]
     value, call = breakdown(parameter_breakdown, model)
     expected = {name: true_count(child) for name, child in model.named_children()}
     _check_breakdown(call, value, expected, BERT_BASE)
 
-    model = bert_models["mlm"]
+    model = bert_models["mlm for breakdown"]
     value, call = breakdown(parameter_breakdown, model)
     _check_breakdown(
         call, value, {"bert": BERT_BASE_NO_POOLER, "cls": BERT_BASE_MLM - BERT_BASE_NO_POOLER}, BERT_BASE_MLM
@@ -344,7 +350,10 @@ def count_of_config(fields: dict) -> int:
 
 
 warm_up(
-    lambda: ([shared_bert_base(m) for m in (False, True)], [count_of_config(f) for f in random_configs()])
+    lambda: (
+        [shared_bert_base(m, use) for m in (False, True) for use in ("count", "breakdown")],
+        [count_of_config(f) for f in random_configs()],
+    )
 )
 
 

@@ -1,0 +1,70 @@
+"""The protocol's fast paths keep its guarantees: a shared input is handed to a forked worker's code at
+most once (a second use is rebuilt from the message), never in the graders' own process; arguments come
+back only when asked, and a model argument comes back as plain data."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from autograder import protocol
+from autograder.worker import Worker
+from solutions.model import BertConfig, BertModel
+
+SMALL = {"vocab_size": 30, "hidden_size": 8, "num_attention_heads": 2, "intermediate_size": 12}
+
+
+@pytest.fixture
+def shared_model():
+    with protocol.random_init_skipped():
+        model = BertModel(BertConfig(num_hidden_layers=2, max_position_embeddings=8, **SMALL))
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.normal_()
+    return protocol.share(model)
+
+
+def _as_received(worker: Worker, model) -> torch.nn.Module:
+    tree = protocol.loads(protocol.dumps({"args": [protocol.encode(model)]}))
+    return protocol.decode(tree["args"], take_shared=worker._take_shared)[0]
+
+
+def test_a_forked_worker_takes_its_copy_of_a_shared_input_once(shared_model):
+    worker = Worker("solutions", forked=True)
+    first = _as_received(worker, shared_model)
+    second = _as_received(worker, shared_model)
+    assert first is shared_model
+    assert second is not shared_model
+    assert second.state_dict().keys() == shared_model.state_dict().keys()
+    assert all(torch.equal(second.state_dict()[k], v) for k, v in shared_model.state_dict().items())
+
+
+def test_the_graders_own_process_never_hands_out_a_shared_input(shared_model):
+    worker = Worker("solutions", forked=False)
+    assert _as_received(worker, shared_model) is not shared_model
+
+
+def test_a_model_that_is_not_shared_is_always_rebuilt(shared_model):
+    worker = Worker("solutions", forked=True)
+    other = BertModel(BertConfig(num_hidden_layers=1, max_position_embeddings=8, **SMALL))
+    assert _as_received(worker, other) is not other
+
+
+def test_arguments_come_back_only_when_asked_for():
+    asked = protocol.CallResult(value=None, arguments_tree={"args": [1], "kwargs": protocol.encode({})})
+    assert asked.args == [1]
+    with pytest.raises(RuntimeError, match="arguments=True"):
+        _ = protocol.CallResult(value=None).args
+    lying = protocol.CallResult(value=None, arguments_tree={"args": None, "kwargs": None})
+    with pytest.raises(protocol.UnsafeResult, match="did not send the arguments"):
+        _ = lying.args
+
+
+def test_a_model_argument_comes_back_as_its_config_and_state(shared_model):
+    tree = protocol.loads(
+        protocol.dumps({"args": [protocol.encode(shared_model)], "kwargs": protocol.encode({})})
+    )
+    sent = protocol.CallResult(value=None, arguments_tree=tree).args[0]
+    assert type(sent) is protocol.SentModel
+    assert sent.config["num_hidden_layers"] == 2
+    assert all(torch.equal(sent.state[k], v) for k, v in shared_model.state_dict().items())
