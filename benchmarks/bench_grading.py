@@ -2,7 +2,9 @@
 
 The naive way starts one ``python -m pytest autograder/graders --submission-dir X`` process per
 submission, one after the other. Both grade the same generated class (copies of the solution and the
-demo mistakes). Prints seconds per submission for each and the ratio.
+demo mistakes). Prints seconds per submission for each and the ratio, and splits the engine's time into
+its fixed start-up (importing torch and transformers, collecting the graders, building their shared
+inputs: paid once per run) and the cost of each further submission.
 
     python benchmarks/bench_grading.py [-n 20] [--jobs 2] [--naive N]
 
@@ -12,6 +14,8 @@ Goal: <= 1 s per submission amortized with --jobs 2, and >= 5x the naive through
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import os
 import shutil
 import subprocess
@@ -51,6 +55,15 @@ def run_engine(folders: list[Path], out: Path, jobs: int) -> float:
     return time.perf_counter() - start
 
 
+def run_startup(root: Path, jobs: int) -> float:
+    """The engine's fixed cost: a run on one empty folder, less the time that folder's grading took."""
+    empty = root / "startup" / "empty"
+    empty.mkdir(parents=True)
+    seconds = run_engine([empty], root / "startup-out", jobs)
+    graded = json.loads((root / "startup-out" / "results" / "empty.json").read_text())["execution_time"]
+    return seconds - float(graded)
+
+
 def run_naive(folders: list[Path]) -> float:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     start = time.perf_counter()
@@ -76,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(tempfile.mkdtemp(prefix="bench-grading-"))
     try:
         folders = generate_class(root / "class", args.n)
+        startup = run_startup(root, args.jobs)
         engine_seconds = run_engine(folders, root / "out", args.jobs)
         naive_folders = folders[: args.naive] if args.naive else folders
         naive_seconds = run_naive(naive_folders)
@@ -88,6 +102,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"naive (one pytest process each, serial): {naive_seconds:.1f} s for {len(naive_folders)} "
           f"= {naive_each:.2f} s per submission")  # fmt: skip
     print(f"speed-up: {naive_each / engine_each:.1f}x")
+    further = (engine_seconds - startup) / len(folders)
+    print(f"engine start-up, paid once per run: {startup:.1f} s; each submission after it: {further:.2f} s")
+    if further < 1:
+        enough = math.ceil(startup / (1 - further))
+        print(f"amortized at most 1 s per submission from {enough} submissions on")
     return 0
 
 
