@@ -263,8 +263,11 @@ def _build_model(key: str, init: dict[str, Any], device: str) -> nn.Module:
         args, kwargs = (config,), {}
     else:
         args, kwargs = (), dict(init)
-    with random_init_skipped(), torch.device(device):
-        return cls(*args, **kwargs)
+    with random_init_skipped():
+        if device == "cpu":  # the default device: torch.device's context would cost a third more
+            return cls(*args, **kwargs)
+        with torch.device(device):
+            return cls(*args, **kwargs)
 
 
 _INITIALISERS = ("uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "kaiming_uniform_")
@@ -333,6 +336,8 @@ def encode(obj: Any, *, handles: Callable[[Any], int] | None = None) -> Any:
     if t is torch.Tensor:
         if obj.device.type == "meta":
             return {_TAG: "meta_tensor", "shape": list(obj.shape), "dtype": str(obj.dtype)}
+        if _PREPARED and (ready := _prepared(obj)) is not None:
+            return ready
         return {_TAG: "tensor", "data": obj.detach().cpu().clone(), "requires_grad": obj.requires_grad}
     if t is list:
         return [encode(x, handles=handles) for x in obj]
@@ -349,6 +354,8 @@ def encode(obj: Any, *, handles: Callable[[Any], int] | None = None) -> Any:
     if t is torch.dtype:
         return {_TAG: "dtype", "name": str(obj)}
     if isinstance(obj, nn.Module):
+        if _PREPARED and (ready := _prepared(obj)) is not None:
+            return ready
         key = model_key(obj)
         if key is not None:
             return _encode_model(obj, key)
@@ -364,12 +371,62 @@ _SHARED: list[nn.Module] = []
 _SHARED_INDEX: dict[int, int] = {}
 
 
-def share(model: nn.Module) -> nn.Module:
-    """Mark ``model`` as built before the workers are forked; returns it."""
-    if id(model) not in _SHARED_INDEX:
-        _SHARED_INDEX[id(model)] = len(_SHARED)
-        _SHARED.append(model)
-    return model
+def share(obj: Any) -> Any:
+    """Mark a model or tensor as a shared input of the graders, built before the workers are forked;
+    returns it. Its encoding is made now, once, and reused for every message that carries it while
+    its tensors are unchanged (see :func:`_prepared`)."""
+    if isinstance(obj, nn.Module) and id(obj) not in _SHARED_INDEX:
+        _SHARED_INDEX[id(obj)] = len(_SHARED)
+        _SHARED.append(obj)
+    if isinstance(obj, (nn.Module, torch.Tensor)) and _prepared(obj) is None:
+        _PREPARED.pop(id(obj), None)
+        tree = encode(obj)
+        for tensor in _tree_tensors(tree):
+            _RAW[id(tensor)] = (tensor, _tensor_bytes(tensor))
+        _PREPARED[id(obj)] = (obj, _fingerprint(obj), tree)
+    return obj
+
+
+# Ready-made encodings of the shared inputs (the tree, and the bytes of its tensors: snapshots that
+# only this cache holds). For the graders' side only: a worker forgets them (forget_prepared), because
+# there the submission's code may have changed an input in ways the fingerprint does not show.
+_PREPARED: dict[int, tuple[Any, tuple, Any]] = {}
+_RAW: dict[int, tuple[torch.Tensor, bytes]] = {}
+
+
+def forget_prepared() -> None:
+    _PREPARED.clear()
+    _RAW.clear()
+
+
+def _fingerprint(obj: nn.Module | torch.Tensor) -> tuple:
+    """What an in-place change, ``train()``/``eval()`` or ``requires_grad_()`` would change."""
+    tensors = [obj] if isinstance(obj, torch.Tensor) else [*obj.parameters(), *obj.buffers()]
+    flags = obj.training if isinstance(obj, nn.Module) else None
+    return (flags, *((t, t._version, t.requires_grad) for t in tensors))
+
+
+def _prepared(obj: Any) -> Any:
+    """The ready-made encoding of ``obj``, if it has one and is as it was when it was made."""
+    entry = _PREPARED.get(id(obj))
+    if entry is None or entry[0] is not obj:
+        return None
+    made = entry[1]
+    training = obj.training if isinstance(obj, nn.Module) else None
+    if made[0] != training or any(t._version != v or t.requires_grad != g for t, v, g in made[1:]):
+        return None
+    return entry[2]
+
+
+def _tree_tensors(tree: Any):
+    if type(tree) is torch.Tensor:
+        yield tree
+    elif type(tree) is dict:
+        for value in tree.values():
+            yield from _tree_tensors(value)
+    elif type(tree) is list:
+        for value in tree:
+            yield from _tree_tensors(value)
 
 
 def shared_count() -> int:
@@ -531,8 +588,8 @@ def dumps(tree: Any) -> bytes:
         if t is torch.Tensor:
             if node.layout is not torch.strided or node.device.type == "meta":
                 raise UnsafeResult(f"a {node.layout} tensor on {node.device}", type_name="torch.Tensor")
-            flat = node.detach().cpu().contiguous().reshape(-1)
-            data = flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b""
+            raw = _RAW.get(id(node))
+            data = raw[1] if raw is not None and raw[0] is node else _tensor_bytes(node)
             entry = ["T", str(node.dtype), list(node.shape), offset[0], len(data)]
             blobs.append(data)
             offset[0] += len(data)
@@ -541,6 +598,11 @@ def dumps(tree: Any) -> bytes:
 
     head = json.dumps(walk(tree), separators=(",", ":"), allow_nan=False).encode()
     return b"".join([struct.pack(">Q", len(head)), head, *blobs])
+
+
+def _tensor_bytes(tensor: torch.Tensor) -> bytes:
+    flat = tensor.detach().cpu().contiguous().reshape(-1)
+    return flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b""
 
 
 def loads(payload: bytes) -> Any:

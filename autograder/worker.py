@@ -39,6 +39,9 @@ class Worker:
         self.package = package
         self.handles: dict[int, Any] = {}
         self.unused_shared = set(range(protocol.shared_count())) if forked else set()
+        # The graders' ready-made encodings of their inputs must not describe what the submission's
+        # code did to them here (a teacher changed in place, or with layers removed, goes back as it is).
+        protocol.forget_prepared()
         protocol.set_given_model_module(lambda: importlib.import_module(f"{package}.model"))
 
     def _take_shared(self, number: int, key: str) -> Any:
@@ -203,7 +206,8 @@ def _storage_ptrs(obj: Any) -> set[int]:
 
 
 def _shares_memory(value: Any, args: Any) -> bool:
-    return bool(_storage_ptrs(value) & _storage_ptrs(args))
+    ptrs = _storage_ptrs(value)
+    return bool(ptrs) and not ptrs.isdisjoint(_storage_ptrs(args))
 
 
 def _gradients(value: Any, args: list, kwargs: dict, backward: Any) -> dict[str, Any]:

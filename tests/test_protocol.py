@@ -1,6 +1,7 @@
 """The protocol's fast paths keep its guarantees: a shared input is handed to a forked worker's code at
 most once (a second use is rebuilt from the message), never in the graders' own process; arguments come
-back only when asked, and a model argument comes back as plain data."""
+back only when asked, and a model argument comes back as plain data; a shared input's ready-made
+encoding is used only while the input is unchanged, and never for what a worker sends back."""
 
 from __future__ import annotations
 
@@ -68,3 +69,30 @@ def test_a_model_argument_comes_back_as_its_config_and_state(shared_model):
     assert type(sent) is protocol.SentModel
     assert sent.config["num_hidden_layers"] == 2
     assert all(torch.equal(sent.state[k], v) for k, v in shared_model.state_dict().items())
+
+
+def test_a_shared_input_is_encoded_once_and_again_after_it_changes(shared_model):
+    protocol.share(shared_model)  # the fixture filled it after sharing: this makes its encoding anew
+    first = protocol.encode(shared_model)
+    assert protocol.encode(shared_model) is first
+    blob = protocol.dumps(first)
+    name, parameter = next(iter(shared_model.named_parameters()))
+    with torch.no_grad():
+        parameter.add_(1.0)
+    changed = protocol.encode(shared_model)
+    assert changed is not first
+    assert torch.equal(changed["state"][name], parameter)
+    assert protocol.dumps(changed) != blob
+    shared_model.train(not shared_model.training)
+    assert protocol.encode(shared_model) is not changed
+
+
+def test_a_worker_sends_a_shared_input_back_as_the_submission_left_it(shared_model):
+    protocol.share(shared_model)
+    worker = Worker("solutions", forked=True)  # as in a worker: the ready-made encodings are forgotten
+    received = _as_received(worker, shared_model)
+    assert received is shared_model
+    del received.encoder.layer[1]  # a change that no tensor's version counter shows
+    state = protocol.encode(received)["state"]
+    assert not any(name.startswith("encoder.layer.1.") for name in state)
+    assert any(name.startswith("encoder.layer.0.") for name in state)

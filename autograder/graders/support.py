@@ -77,7 +77,7 @@ def shared_input(build: Callable[..., Any]) -> Callable[..., Any]:
         key = (protocol._resolve_class("given.BertModel").__module__, _frozen(bound.arguments))
         if key not in made:
             made[key] = build(*args, **kwargs)
-            if isinstance(made[key], torch.nn.Module):
+            if isinstance(made[key], (torch.nn.Module, torch.Tensor)):
                 protocol.share(made[key])
         return made[key]
 
