@@ -113,6 +113,9 @@ def _warm_imports() -> None:
 
     torch.set_num_threads(1)
     limits_module.worker_file_rules()  # worked out once; every worker forked later inherits it
+    from autograder.sandbox import _project_modules
+
+    _project_modules()  # from now on the project's modules are noted as they are imported
 
 
 def _graders_key(graders_dir: Path) -> tuple:

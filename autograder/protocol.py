@@ -378,7 +378,7 @@ def share(obj: Any) -> Any:
     if isinstance(obj, nn.Module) and id(obj) not in _SHARED_INDEX:
         _SHARED_INDEX[id(obj)] = len(_SHARED)
         _SHARED.append(obj)
-    if isinstance(obj, (nn.Module, torch.Tensor)) and _prepared(obj) is None:
+    if _USE_PREPARED and isinstance(obj, (nn.Module, torch.Tensor)) and _prepared(obj) is None:
         _PREPARED.pop(id(obj), None)
         tree = encode(obj)
         for tensor in _tree_tensors(tree):
@@ -388,15 +388,18 @@ def share(obj: Any) -> Any:
 
 
 # Ready-made encodings of the shared inputs (the tree, and the bytes of its tensors: snapshots that
-# only this cache holds). For the graders' side only: a worker forgets them (forget_prepared), because
+# only this cache holds). For the graders' side only: a worker turns them off (forget_prepared), because
 # there the submission's code may have changed an input in ways the fingerprint does not show.
 _PREPARED: dict[int, tuple[Any, tuple, Any]] = {}
 _RAW: dict[int, tuple[torch.Tensor, bytes]] = {}
+_USE_PREPARED = True
 
 
 def forget_prepared() -> None:
-    _PREPARED.clear()
-    _RAW.clear()
+    """Never use the ready-made encodings in this process (a worker). They stay in memory: freeing
+    them would copy the pages a forked worker shares with the graders' process."""
+    global _USE_PREPARED
+    _USE_PREPARED = False
 
 
 def _fingerprint(obj: nn.Module | torch.Tensor) -> tuple:
@@ -408,7 +411,7 @@ def _fingerprint(obj: nn.Module | torch.Tensor) -> tuple:
 
 def _prepared(obj: Any) -> Any:
     """The ready-made encoding of ``obj``, if it has one and is as it was when it was made."""
-    entry = _PREPARED.get(id(obj))
+    entry = _PREPARED.get(id(obj)) if _USE_PREPARED else None
     if entry is None or entry[0] is not obj:
         return None
     made = entry[1]
@@ -588,7 +591,7 @@ def dumps(tree: Any) -> bytes:
         if t is torch.Tensor:
             if node.layout is not torch.strided or node.device.type == "meta":
                 raise UnsafeResult(f"a {node.layout} tensor on {node.device}", type_name="torch.Tensor")
-            raw = _RAW.get(id(node))
+            raw = _RAW.get(id(node)) if _USE_PREPARED else None
             data = raw[1] if raw is not None and raw[0] is node else _tensor_bytes(node)
             entry = ["T", str(node.dtype), list(node.shape), offset[0], len(data)]
             blobs.append(data)

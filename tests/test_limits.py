@@ -7,7 +7,9 @@ exit code.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -118,3 +120,47 @@ def test_worker_rules_hide_the_project_and_keep_python():
     assert not any(Path(path).resolve().is_relative_to(project / "solutions") for path in allowed)
     assert any(Path(os.__file__).resolve().is_relative_to(path) for path in allowed)
     assert any(Path(pytest.__file__).resolve().is_relative_to(path) for path in allowed)
+
+
+PEEK = """
+import sys
+
+import torch
+
+
+def softmax_with_temperature(logits, temperature=1.0, dim=-1):
+    return torch.tensor([float(name in sys.modules) for name in {names!r}])
+"""
+
+
+def test_a_worker_forgets_project_modules_the_graders_imported_late(tmp_path):
+    """The graders' process lists its project modules once and notes later imports: a module of the
+    solutions imported after that is still gone from a worker, and cannot be imported there."""
+    import sys
+
+    import torch
+
+    import autograder.worker  # noqa: F401  (a confined worker cannot read it from the repository)
+    from autograder import engine, sandbox
+    from autograder.staging import stage
+    from autograder.submission import Submission
+
+    sandbox._project_modules()
+    sys.modules.pop("solutions.ex5_params", None)
+    import solutions.ex5_params  # noqa: F401  (imported after the list was made)
+
+    source = tmp_path / "sub"
+    source.mkdir()
+    (source / "ex1_softmax.py").write_text(PEEK.format(names=["solutions.ex5_params", "torch"]))
+    staged = Path(tempfile.mkdtemp(prefix="ag-test-"))  # as the engine stages: readable by nobody
+    try:
+        stage(source, staged)
+        engine._make_readable(staged)
+        connection = sandbox.SandboxConnection(staged, limits.Limits(call_timeout=20))
+        try:
+            present = Submission(connection).ex1.softmax_with_temperature(torch.zeros(1))
+        finally:
+            connection.close()
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+    assert present.tolist() == [0.0, 1.0]

@@ -72,6 +72,13 @@ def shared_bert_base(masked_lm: bool, use: str) -> nn.Module:
     return bert_base(masked_lm=masked_lm)
 
 
+@shared_input
+def bert_base_with_frozen_embeddings() -> nn.Module:
+    model = bert_base()
+    model.embeddings.requires_grad_(False)
+    return model
+
+
 @pytest.fixture(scope="module")
 def base_count(count_parameters, bert_models):
     """``count_parameters(BERT-base)``, called once for the checks that look at it (or what it raised)."""
@@ -181,8 +188,7 @@ def test_count_parameters_trainable_only(count_parameters):
         hint = "That is the frozen part: the condition is inverted. " + hint
     _mismatch(call, value, frozen.expected_trainable(), hint)
 
-    model = bert_base()
-    model.embeddings.requires_grad_(False)
+    model = bert_base_with_frozen_embeddings()
     value, call = count(count_parameters, model, trainable_only=True)
     _mismatch(
         call, value, true_count(model, trainable_only=True), "Only parameters with requires_grad count."
@@ -352,6 +358,7 @@ def count_of_config(fields: dict) -> int:
 warm_up(
     lambda: (
         [shared_bert_base(m, use) for m in (False, True) for use in ("count", "breakdown")],
+        bert_base_with_frozen_embeddings(),
         [count_of_config(f) for f in random_configs()],
     )
 )
