@@ -1,12 +1,17 @@
 """A grading batch: ``python -m autograder grade SUBMISSION... --out DIR``.
 
-The engine imports torch, transformers' BERT classes, pytest and the graders once (collecting the
-graders checks that every exercise's points sum to 20), then forks one *grading child* per submission,
-at most ``--jobs`` at a time. A grading child stages the submission in a private folder and runs the
-hidden graders in-process with pytest; their calls into the submission go to confined worker
-processes (:mod:`autograder.sandbox`). Per-check results come back to the engine as JSON lines on a
-pipe; only the engine writes files (:mod:`autograder.results`), each one as soon as its submission is
-done, so an interrupted batch resumes where it stopped.
+The engine imports torch, pytest and the graders once (collecting the graders checks that every
+exercise's points sum to 20), then forks one *grading child* per submission, at most ``--jobs`` at a
+time. A grading child stages the submission in a private folder and runs the hidden graders in-process
+with pytest; their calls into the submission go to confined worker processes (:mod:`autograder.sandbox`).
+Per-check results come back to the engine as JSON lines on a pipe; only the engine writes files
+(:mod:`autograder.results`), each one as soon as its submission is done, so an interrupted batch resumes
+where it stopped.
+
+Checks marked ``@pytest.mark.needs("transformers")`` are graded apart: one *late pass* process, forked
+when the batch starts, imports those modules (transformers takes 4 s or more) while the grading children
+grade everything else without them, then grades the marked checks of each submission in turn. A
+submission's result is written once both parts are in.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import argparse
 import contextlib
 import gc
 import importlib
+import importlib.util
 import io
 import json
 import os
@@ -94,12 +100,14 @@ class DuplicateStudent(ValueError):
 # The engine's warm start: imports and the graders' plan.
 
 _PLANS: dict[tuple, list[CheckResult]] = {}
+# graders folder -> (exercise, check) -> the modules that check needs (see the module's text), and
+# the node ids of those checks
+_NEEDS: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {}
+_NODE_IDS: dict[str, list[str]] = {}
 
 
 WARM_MODULES = (
     "torch",
-    "transformers",
-    "transformers.models.bert.modeling_bert",
     "autograder.sandbox",
     "autograder.worker",
     "solutions.model",
@@ -116,6 +124,18 @@ def _warm_imports() -> None:
     from autograder.sandbox import _project_modules
 
     _project_modules()  # from now on the project's modules are noted as they are imported
+
+
+def _importable(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def late_checks(graders_dir: Path = GRADERS_DIR) -> dict[tuple[str, str], tuple[str, ...]]:
+    """The checks :func:`prepare` found marked ``needs``, with their modules."""
+    return dict(_NEEDS.get(str(Path(graders_dir).resolve()), {}))
 
 
 def _graders_key(graders_dir: Path) -> tuple:
@@ -159,7 +179,15 @@ def prepare(graders_dir: Path = GRADERS_DIR) -> list[CheckResult]:
             raise GraderBug(
                 f"the graders in {graders_dir} are broken (pytest exit code {int(code)}):\n{detail}"
             )
+        missing = sorted({name for names in plugin.needs.values() for name in names if not _importable(name)})
+        if missing:
+            raise GraderBug(
+                f"the graders need {', '.join(missing)}, which is not installed here: install the "
+                'project with its dev extras (pip install -e ".[dev]")'
+            )
         _PLANS[key] = plugin.plan
+        _NEEDS[str(Path(graders_dir).resolve())] = dict(plugin.needs)
+        _NODE_IDS[str(Path(graders_dir).resolve())] = sorted(plugin.node_ids.values())
         support = sys.modules.get("autograder.graders.support")
         if support is not None and hasattr(support, "warm_all"):
             try:
@@ -178,8 +206,14 @@ def prepare(graders_dir: Path = GRADERS_DIR) -> list[CheckResult]:
 # The grading child.
 
 
-def _grading_child(source: Path, graders_dir: Path, limits: Limits, write_fd: int) -> None:
-    """Runs in the forked child: grade ``source`` and report on ``write_fd``. Never returns."""
+def _grading_child(
+    source: Path, graders_dir: Path, limits: Limits, write_fd: int, select_checks: list[str] | None = None
+) -> None:
+    """Runs in the forked child: grade ``source`` and report on ``write_fd``. Never returns.
+
+    ``select_checks``: pytest arguments that choose the checks (``["-m", "not needs"]``, node ids), or
+    None for every check in ``graders_dir``.
+    """
     import pytest
     import torch
 
@@ -211,9 +245,16 @@ def _grading_child(source: Path, graders_dir: Path, limits: Limits, write_fd: in
         from autograder.sandbox import SandboxConnection
 
         connection = SandboxConnection(workdir, limits)
-        plugin = ChecksPlugin(connection, on_check=lambda check: emit({"type": "check", **check.to_dict()}))
+        whole = select_checks is None or select_checks[:1] == ["-m"]
+        if whole:
+            select_checks = [str(graders_dir), *(select_checks or [])]
+        plugin = ChecksPlugin(
+            connection, on_check=lambda check: emit({"type": "check", **check.to_dict()}), whole=whole
+        )
         with _pytest_environment():
-            code = pytest.main([str(graders_dir), *PYTEST_ARGS], plugins=[plugin])
+            code = pytest.main([*select_checks, *PYTEST_ARGS], plugins=[plugin])
+        if code == pytest.ExitCode.NO_TESTS_COLLECTED:
+            code = pytest.ExitCode.OK  # a selection with no check in it
         for problem in plugin.collection_errors + plugin.grader_errors:
             emit({"type": "grader_error", "message": problem})
         emit({"type": "done", "exit_code": int(code)})
@@ -250,6 +291,9 @@ class _Running:
     grader_errors: list[str] = field(default_factory=list)
     done: bool = False
 
+    stopped: str | None = None
+    seconds: float = 0.0
+
     def feed(self, data: bytes) -> None:
         self.buffer.extend(data)
         while b"\n" in self.buffer:
@@ -269,8 +313,16 @@ class _Running:
             except (ValueError, KeyError, TypeError, AttributeError):
                 self.errors.append("the grading process sent an unreadable message")
 
-    def result(self, plan: list[CheckResult], stopped: str | None) -> SubmissionResult:
-        error = stopped or ("; ".join(self.errors) if self.errors else None)
+    def finish(self, stopped: str | None, status: int | None) -> None:
+        """The child has ended (``status``, None if unknown), or was stopped for the reason given."""
+        self.stopped = stopped
+        self.seconds = time.monotonic() - self.started
+        if stopped is None and not self.done and status:
+            self.errors.append(f"the grading process ended ({limits_module.describe_exit(status)})")
+
+    def part(self, plan: list[CheckResult]) -> tuple[list[CheckResult], str | None]:
+        """This child's checks, in plan order (those it did not report marked not run), and its error."""
+        error = self.stopped or ("; ".join(self.errors) if self.errors else None)
         if error is None and not self.done:
             error = "the grading process ended before finishing"
         received = {(c.exercise, c.name): c for c in self.checks}
@@ -281,10 +333,56 @@ class _Running:
             for c in plan
         ]
         checks.extend(received.values())
-        return SubmissionResult(self.student, checks, error, time.monotonic() - self.started)
+        return checks, error
+
+    def to_message(self) -> dict:
+        return {
+            "student": self.student,
+            "checks": [c.to_dict() for c in self.checks],
+            "errors": self.errors,
+            "grader_errors": self.grader_errors,
+            "done": self.done,
+            "stopped": self.stopped,
+            "seconds": self.seconds,
+        }
+
+    @classmethod
+    def from_message(cls, message: dict) -> _Running:
+        part = cls(str(message["student"]), Path(), 0, -1, time.monotonic())
+        part.checks = [CheckResult.from_dict(c) for c in message["checks"]]
+        part.errors = [str(e) for e in message["errors"]]
+        part.grader_errors = [str(e) for e in message["grader_errors"]]
+        part.done = bool(message["done"])
+        part.stopped = None if message["stopped"] is None else str(message["stopped"])
+        part.seconds = float(message["seconds"])
+        return part
 
 
-def _start_child(student: str, source: Path, graders_dir: Path, limits: Limits, open_fds: Iterable[int]):
+def _combine(
+    student: str, parts: list[tuple[_Running, list[CheckResult]]], plan: list[CheckResult]
+) -> SubmissionResult:
+    """One submission's result from its parts (a child and the plan it graded), in plan order."""
+    checks: dict[tuple[str, str], CheckResult] = {}
+    errors = []
+    for running, part_plan in parts:
+        part_checks, error = running.part(part_plan)
+        checks.update({(c.exercise, c.name): c for c in part_checks})
+        if error:
+            errors.append(error)
+    ordered = [checks.pop((c.exercise, c.name)) for c in plan if (c.exercise, c.name) in checks]
+    ordered.extend(checks.values())
+    seconds = sum(running.seconds for running, _ in parts)
+    return SubmissionResult(student, ordered, "; ".join(errors) if errors else None, seconds)
+
+
+def _start_child(
+    student: str,
+    source: Path,
+    graders_dir: Path,
+    limits: Limits,
+    open_fds: Iterable[int],
+    select_checks: list[str] | None = None,
+):
     from autograder.sandbox import fork
 
     read_fd, write_fd = os.pipe()
@@ -295,11 +393,139 @@ def _start_child(student: str, source: Path, graders_dir: Path, limits: Limits, 
             for fd in open_fds:
                 with contextlib.suppress(OSError):
                     os.close(fd)
-            _grading_child(source, graders_dir, limits, write_fd)
+            _grading_child(source, graders_dir, limits, write_fd, select_checks)
         finally:
             os._exit(0)
     os.close(write_fd)
     return _Running(student, source, pid, read_fd, time.monotonic())
+
+
+STOPPED = "grading was stopped after {seconds:g} s, the limit per submission"
+
+
+def _late_pass(
+    items: list[tuple[str, Path]], graders_dir: Path, limits: Limits, modules: list[str], write_fd: int
+) -> None:
+    """Runs in a child of the engine: import ``modules``, build the inputs that need them, then grade
+    the checks marked ``needs`` of each submission in turn, each in a grading child of its own. Sends
+    one JSON line per submission (:meth:`_Running.to_message`). Never returns."""
+
+    def emit(message: dict) -> None:
+        data = memoryview((json.dumps(message) + "\n").encode())
+        while data:
+            data = data[os.write(write_fd, data) :]
+
+    # The checks by node id: their grading child collects their files only.
+    node_ids = _NODE_IDS[str(Path(graders_dir).resolve())]
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        limits_module.become_subreaper()
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        try:
+            for name in modules:
+                importlib.import_module(name)
+            support = sys.modules.get("autograder.graders.support")
+            if support is not None and hasattr(support, "warm_all"):
+                support.warm_all()  # now the inputs that need these modules
+            gc.freeze()
+        except BaseException as exc:  # noqa: BLE001
+            problem = f"{', '.join(modules)} could not be loaded ({type(exc).__name__}: {exc})"
+            for student, source in items:
+                part = _Running(student, source, 0, -1, time.monotonic())
+                part.grader_errors.append(problem)
+                part.finish(f"the checks that need {problem}", None)
+                emit(part.to_message())
+            return
+        for student, source in items:
+            child = _start_child(student, source, graders_dir, limits, [write_fd], node_ids)
+            stopped = None
+            while True:
+                wait = child.started + limits.submission_timeout - time.monotonic()
+                if wait <= 0:
+                    _kill(child.pid)
+                    stopped = STOPPED.format(seconds=limits.submission_timeout)
+                    break
+                ready, _, _ = select.select([child.fd], [], [], wait)
+                if ready:
+                    data = os.read(child.fd, 1 << 16)
+                    if not data:
+                        break
+                    child.feed(data)
+            os.close(child.fd)
+            child.finish(stopped, limits_module.reap(child.pid))
+            limits_module.kill_children()
+            emit(child.to_message())
+    finally:
+        os._exit(0)
+
+
+@dataclass
+class _LatePass:
+    """The engine's side of the late pass: its process, and the parts it has sent back."""
+
+    pid: int
+    fd: int
+    plan: list[CheckResult]
+    waiting: set[str]
+    parts: dict[str, _Running] = field(default_factory=dict)
+    buffer: bytearray = field(default_factory=bytearray)
+    last_heard: float = field(default_factory=time.monotonic)
+
+    @classmethod
+    def start(cls, items, graders_dir: Path, limits: Limits, plan: list[CheckResult], modules: list[str]):
+        from autograder.sandbox import fork
+
+        read_fd, write_fd = os.pipe()
+        pid = fork()
+        if pid == 0:
+            try:
+                os.close(read_fd)
+                _late_pass(items, graders_dir, limits, modules, write_fd)
+            finally:
+                os._exit(0)
+        os.close(write_fd)
+        return cls(pid, read_fd, plan, {student for student, _ in items})
+
+    def read(self) -> bool:
+        """Take what the process sent; False once it has closed its end."""
+        data = os.read(self.fd, 1 << 16)
+        self.last_heard = time.monotonic()
+        if not data:
+            return False
+        self.buffer.extend(data)
+        while b"\n" in self.buffer:
+            line, _, rest = bytes(self.buffer).partition(b"\n")
+            self.buffer = bytearray(rest)
+            try:
+                part = _Running.from_message(json.loads(line))
+            except (ValueError, KeyError, TypeError, AttributeError):
+                continue  # the student's part stays missing: marked below when the process ends
+            if part.student in self.waiting:
+                self.waiting.discard(part.student)
+                self.parts[part.student] = part
+        return True
+
+    def give_up(self, reason: str) -> None:
+        """The process ended or stopped answering: every part not in yet is not graded, for ``reason``."""
+        for student in self.waiting:
+            part = _Running(student, Path(), 0, -1, time.monotonic())
+            part.finish(reason, None)
+            self.parts[student] = part
+        self.waiting.clear()
+        self.stop()
+
+    def stop(self) -> None:
+        if self.fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            self.fd = -1
+        if self.pid > 0:
+            _kill(self.pid)
+            limits_module.reap(self.pid)
+            self.pid = 0
 
 
 def _run_batch(
@@ -312,20 +538,49 @@ def _run_batch(
     on_result: Callable[[SubmissionResult, _Running], None],
     reap_strays: bool = False,
 ) -> list[SubmissionResult]:
+    needs = late_checks(graders_dir)
+    late_plan = [c for c in plan if (c.exercise, c.name) in needs]
+    main_plan = [c for c in plan if (c.exercise, c.name) not in needs]
+    modules = sorted({name for names in needs.values() for name in names})
+    late = _LatePass.start(items, graders_dir, limits, late_plan, modules) if late_plan and items else None
+    select_checks = ["-m", "not needs"] if late is not None else None
+    # How long the late pass may stay silent: importing its modules, then one submission's checks.
+    late_silence = limits.submission_timeout + 120.0
     pending = deque(items)
     running: dict[int, _Running] = {}
+    graded: dict[str, _Running] = {}  # main parts done, waiting for their late part
     results: list[SubmissionResult] = []
+
+    def complete(main: _Running) -> None:
+        parts = [(main, main_plan)]
+        if late is not None:
+            extra = late.parts.pop(main.student)
+            parts.append((extra, late_plan))
+            main.grader_errors.extend(extra.grader_errors)
+        result = _combine(main.student, parts, plan)
+        results.append(result)
+        on_result(result, main)
+
     try:
-        while pending or running:
+        while pending or running or graded:
             while pending and len(running) < max(1, jobs):
                 student, source = pending.popleft()
-                child = _start_child(student, source, graders_dir, limits, list(running))
+                inherited = [*running, *([late.fd] if late is not None and late.fd >= 0 else [])]
+                child = _start_child(student, source, graders_dir, limits, inherited, select_checks)
                 running[child.fd] = child
             now = time.monotonic()
-            wait = min(c.started + limits.submission_timeout for c in running.values()) - now
-            ready, _, _ = select.select(list(running), [], [], max(0.0, min(wait, 1.0)))
+            deadlines = [c.started + limits.submission_timeout for c in running.values()]
+            listening = list(running)
+            if late is not None and late.fd >= 0:
+                deadlines.append(late.last_heard + late_silence)
+                listening.append(late.fd)
+            ready, _, _ = select.select(listening, [], [], max(0.0, min(min(deadlines) - now, 1.0)))
             finished: list[tuple[_Running, str | None]] = []
             for fd in ready:
+                if late is not None and fd == late.fd:
+                    if not late.read():
+                        late.give_up(f"the process grading the checks that need {', '.join(modules)} ended")
+                    continue
                 child = running[fd]
                 data = os.read(fd, 1 << 16)
                 if data:
@@ -338,32 +593,29 @@ def _run_batch(
                     child is not f[0] for f in finished
                 ):
                     _kill(child.pid)
-                    finished.append(
-                        (
-                            child,
-                            (
-                                f"grading was stopped after {limits.submission_timeout:g} s, "
-                                "the limit per submission"
-                            ),
-                        )
-                    )
+                    finished.append((child, STOPPED.format(seconds=limits.submission_timeout)))
+            if late is not None and late.fd >= 0 and now - late.last_heard > late_silence:
+                late.give_up(f"the process grading the checks that need {', '.join(modules)} went silent")
             for child, stopped in finished:
                 del running[child.fd]
                 os.close(child.fd)
-                status = limits_module.reap(child.pid)
-                if stopped is None and not child.done and status:
-                    child.errors.append(f"the grading process ended ({limits_module.describe_exit(status)})")
-                result = child.result(plan, stopped)
-                results.append(result)
-                on_result(result, child)
+                child.finish(stopped, limits_module.reap(child.pid))
+                graded[child.student] = child
+            for student in [s for s in graded if late is None or s in late.parts]:
+                complete(graded.pop(student))
             if reap_strays and finished:
-                limits_module.kill_children(keep={c.pid for c in running.values()})
+                keep = {c.pid for c in running.values()}
+                if late is not None and late.pid:
+                    keep.add(late.pid)
+                limits_module.kill_children(keep=keep)
     finally:
         for child in running.values():
             _kill(child.pid)
             limits_module.reap(child.pid)
             with contextlib.suppress(OSError):
                 os.close(child.fd)
+        if late is not None:
+            late.stop()
     return results
 
 

@@ -23,6 +23,7 @@ import math
 import os
 import select
 import struct
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -226,7 +227,10 @@ def _resolve_class(key: str) -> type[nn.Module]:
 def model_key(module: nn.Module) -> str | None:
     """The key of a model's exact class, or None when that class may not cross."""
     cls = type(module)
-    for key in ("given.BertModel", "given.BertForMaskedLM", "hf.BertModel", "hf.BertForMaskedLM"):
+    keys = ["given.BertModel", "given.BertForMaskedLM"]
+    if "transformers" in sys.modules:  # else no model can be of its classes: do not import it (4 s)
+        keys += ["hf.BertModel", "hf.BertForMaskedLM"]
+    for key in keys:
         try:
             if cls is _resolve_class(key):
                 return key

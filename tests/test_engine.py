@@ -318,3 +318,72 @@ def test_demo_class_command_grades_solution_stubs_and_mistakes(tmp_path, capsys)
     assert all(0 < float(rows[name][-2]) < 100 for name in mistakes)
     assert (out / "demo-submissions" / "demo-solution").is_dir()
     assert "demo-solution" in captured.out and "total" in captured.out
+
+
+LATE_EX3 = """
+import sys
+
+import pytest
+
+
+@pytest.mark.points(15)
+def test_student_layer_indices_of_twelve(submission):
+    assert "colorsys" not in sys.modules, "the late pass's module reached a grading process"
+    got = submission.ex3.student_layer_indices(12)
+    assert got == [0, 2, 4, 6, 8, 10], f"got {{got}}"
+
+
+@pytest.mark.points(5)
+@pytest.mark.needs("{module}")
+def test_student_layer_indices_of_four_with_the_module_loaded(submission):
+    assert "{module}" in sys.modules, "graded without the module it needs"
+    got = submission.ex3.student_layer_indices(4)
+    assert got == [0, 2], f"got {{got}}"
+"""
+
+
+def test_a_check_that_needs_a_module_is_graded_apart_and_merged(tmp_path, class_dir):
+    graders = write_toy_graders(tmp_path, {"ex3": LATE_EX3.format(module="colorsys")})
+    results = engine.grade_submissions(
+        [class_dir / "alice", class_dir / "bob"], tmp_path / "out", graders_dir=graders, jobs=2
+    )
+    alice, bob = results
+    assert alice.total == 100, [c.message for c in alice.checks if not c.passed]
+    assert [c.name for c in alice.checks if c.exercise == "ex3"] == [
+        "test_student_layer_indices_of_twelve",
+        "test_student_layer_indices_of_four_with_the_module_loaded",
+    ]
+    assert bob.exercise_scores()["ex3"] == 0 and bob.exercise_scores()["ex1"] == 20
+    saved = json.loads((tmp_path / "out" / "results" / "alice.json").read_text())
+    assert len(saved["tests"]) == len(alice.checks)
+
+
+def test_a_late_pass_that_dies_costs_only_the_checks_it_grades(tmp_path, class_dir, monkeypatch):
+    import os
+
+    graders = write_toy_graders(tmp_path, {"ex3": LATE_EX3.format(module="colorsys")})
+    monkeypatch.setattr(engine, "_late_pass", lambda *args: os._exit(3))
+    (result,) = engine.grade_submissions([class_dir / "alice"], tmp_path / "out", graders_dir=graders)
+    late = next(c for c in result.checks if c.name.endswith("with_the_module_loaded"))
+    assert not late.passed and "checks that need colorsys ended" in late.message
+    assert result.total == 95 and result.exercise_scores()["ex1"] == 20
+    assert (tmp_path / "out" / "results" / "alice.json").exists()
+
+
+def test_graders_that_need_a_module_not_installed_are_a_loud_grader_bug(tmp_path, class_dir):
+    graders = write_toy_graders(tmp_path, {"ex3": LATE_EX3.format(module="no_such_module_here")})
+    with pytest.raises(engine.GraderBug, match="no_such_module_here"):
+        engine.grade_one(class_dir / "alice", graders_dir=graders)
+
+
+def test_the_engine_grades_without_importing_transformers():
+    """Only the late pass imports it (4 s or more, and a fifth of the memory every fork copies)."""
+    import subprocess
+    import sys
+
+    code = "import sys\nfrom autograder import engine\nengine.prepare()\nprint('transformers' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+    engine.prepare()
+    transformers_check = ("ex3", "test_halve_layers_works_on_transformers_models")
+    assert engine.late_checks() == {transformers_check: ("transformers",)}

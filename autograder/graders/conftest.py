@@ -26,6 +26,11 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "points(n): how many points the check is worth")
+    config.addinivalue_line(
+        "markers",
+        "needs(module, ...): the check needs these modules (transformers); the engine imports them in a "
+        "process of their own, while the other checks are graded without them",
+    )
 
 
 @pytest.fixture(scope="session")

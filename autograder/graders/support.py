@@ -11,6 +11,7 @@ import functools
 import importlib
 import inspect
 import math
+import sys
 from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
@@ -57,7 +58,7 @@ def given_model_module() -> ModuleType:
 # --------------------------------------------------------------------------------------------------
 # Inputs built once: the same teachers, token ids and big models serve every submission.
 
-_WARMERS: list[Callable[[], Any]] = []
+_WARMERS: list[tuple[Callable[[], Any], tuple[str, ...]]] = []
 
 
 def shared_input(build: Callable[..., Any]) -> Callable[..., Any]:
@@ -92,15 +93,17 @@ def _frozen(value: Any) -> Any:
     return value
 
 
-def warm_up(build_all: Callable[[], Any]) -> None:
-    """Register a function that builds a grader module's shared inputs (called by :func:`warm_all`)."""
-    _WARMERS.append(build_all)
+def warm_up(build_all: Callable[[], Any], *, needs: tuple[str, ...] = ()) -> None:
+    """Register a function that builds a grader module's shared inputs (called by :func:`warm_all`);
+    ``needs``: modules it imports (the inputs of checks marked ``needs``), built once they are loaded."""
+    _WARMERS.append((build_all, tuple(needs)))
 
 
 def warm_all() -> None:
-    """Build every registered shared input now."""
-    for build_all in _WARMERS:
-        build_all()
+    """Build every registered shared input whose modules are loaded (never importing one)."""
+    for build_all, needs in _WARMERS:
+        if all(name in sys.modules for name in needs):
+            build_all()
 
 
 def fail(message: str) -> None:
