@@ -342,8 +342,15 @@ def test_student_layer_indices_of_four_with_the_module_loaded(submission):
 """
 
 
+def late_module(root: Path) -> str:
+    """A module no process has imported yet, beside the toy graders (on their sys.path)."""
+    name = f"late_module_{uuid.uuid4().hex[:10]}"
+    (Path(root) / f"{name}.py").write_text("VALUE = 1\n")
+    return name
+
+
 def test_a_check_that_needs_a_module_is_graded_apart_and_merged(tmp_path, class_dir):
-    graders = write_toy_graders(tmp_path, {"ex3": LATE_EX3.format(module="colorsys")})
+    graders = write_toy_graders(tmp_path, {"ex3": LATE_EX3.format(module=late_module(tmp_path))})
     results = engine.grade_submissions(
         [class_dir / "alice", class_dir / "bob"], tmp_path / "out", graders_dir=graders, jobs=2
     )
@@ -361,11 +368,12 @@ def test_a_check_that_needs_a_module_is_graded_apart_and_merged(tmp_path, class_
 def test_a_late_pass_that_dies_costs_only_the_checks_it_grades(tmp_path, class_dir, monkeypatch):
     import os
 
-    graders = write_toy_graders(tmp_path, {"ex3": LATE_EX3.format(module="colorsys")})
+    module = late_module(tmp_path)
+    graders = write_toy_graders(tmp_path, {"ex3": LATE_EX3.format(module=module)})
     monkeypatch.setattr(engine, "_late_pass", lambda *args: os._exit(3))
     (result,) = engine.grade_submissions([class_dir / "alice"], tmp_path / "out", graders_dir=graders)
     late = next(c for c in result.checks if c.name.endswith("with_the_module_loaded"))
-    assert not late.passed and "checks that need colorsys ended" in late.message
+    assert not late.passed and f"checks that need {module} ended" in late.message
     assert result.total == 95 and result.exercise_scores()["ex1"] == 20
     assert (tmp_path / "out" / "results" / "alice.json").exists()
 
