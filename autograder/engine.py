@@ -64,7 +64,8 @@ __all__ = [
 
 DEFAULT_OUT = "autograder-out"
 # pytest's plugins that the graders do not use cost about 0.3 s a submission (per-test log capture,
-# warning capture, the gc.collect() of the unraisable-exception hook); they are left out.
+# warning capture, the gc.collect() of the unraisable-exception hook; the rest a few ms each to
+# register); they are left out.
 UNUSED_PLUGINS = (
     "cacheprovider",
     "faulthandler",
@@ -79,6 +80,12 @@ UNUSED_PLUGINS = (
     "legacypath",
     "tmpdir",
     "monkeypatch",
+    "debugging",
+    "setuponly",
+    "setupplan",
+    "subtests",
+    "unittest",
+    "recwarn",
 )
 # --tb=no: the checks' messages come from the results plugin; pytest's own traceback report of a failed
 # check (source excerpts, about 30 ms each) is never read.
