@@ -213,6 +213,13 @@ def prepare(graders_dir: Path = GRADERS_DIR) -> list[CheckResult]:
 # The grading child.
 
 
+def _send_line(fd: int, message: dict) -> None:
+    """Write ``message`` as one JSON line, all of it (the engine reads these from its children)."""
+    data = memoryview((json.dumps(message) + "\n").encode())
+    while data:
+        data = data[os.write(fd, data) :]
+
+
 def _grading_child(
     source: Path, graders_dir: Path, limits: Limits, write_fd: int, select_checks: list[str] | None = None
 ) -> None:
@@ -225,9 +232,7 @@ def _grading_child(
     import torch
 
     def emit(message: dict) -> None:
-        data = memoryview((json.dumps(message) + "\n").encode())
-        while data:
-            data = data[os.write(write_fd, data) :]
+        _send_line(write_fd, message)
 
     workdir = None
     connection = None
@@ -418,9 +423,7 @@ def _late_pass(
     one JSON line per submission (:meth:`_Running.to_message`). Never returns."""
 
     def emit(message: dict) -> None:
-        data = memoryview((json.dumps(message) + "\n").encode())
-        while data:
-            data = data[os.write(write_fd, data) :]
+        _send_line(write_fd, message)
 
     # The checks by node id: their grading child collects their files only.
     node_ids = _NODE_IDS[str(Path(graders_dir).resolve())]
@@ -475,14 +478,13 @@ class _LatePass:
 
     pid: int
     fd: int
-    plan: list[CheckResult]
     waiting: set[str]
     parts: dict[str, _Running] = field(default_factory=dict)
     buffer: bytearray = field(default_factory=bytearray)
     last_heard: float = field(default_factory=time.monotonic)
 
     @classmethod
-    def start(cls, items, graders_dir: Path, limits: Limits, plan: list[CheckResult], modules: list[str]):
+    def start(cls, items, graders_dir: Path, limits: Limits, modules: list[str]):
         from autograder.sandbox import fork
 
         read_fd, write_fd = os.pipe()
@@ -494,7 +496,7 @@ class _LatePass:
             finally:
                 os._exit(0)
         os.close(write_fd)
-        return cls(pid, read_fd, plan, {student for student, _ in items})
+        return cls(pid, read_fd, {student for student, _ in items})
 
     def read(self) -> bool:
         """Take what the process sent; False once it has closed its end."""
@@ -549,7 +551,8 @@ def _run_batch(
     late_plan = [c for c in plan if (c.exercise, c.name) in needs]
     main_plan = [c for c in plan if (c.exercise, c.name) not in needs]
     modules = sorted({name for names in needs.values() for name in names})
-    late = _LatePass.start(items, graders_dir, limits, late_plan, modules) if late_plan and items else None
+    late = _LatePass.start(items, graders_dir, limits, modules) if late_plan and items else None
+    late_process = f"the process grading the checks that need {', '.join(modules)}"
     select_checks = ["-m", "not needs"] if late is not None else None
     # How long the late pass may stay silent: importing its modules, then one submission's checks.
     late_silence = limits.submission_timeout + 120.0
@@ -586,7 +589,7 @@ def _run_batch(
             for fd in ready:
                 if late is not None and fd == late.fd:
                     if not late.read():
-                        late.give_up(f"the process grading the checks that need {', '.join(modules)} ended")
+                        late.give_up(f"{late_process} ended")
                     continue
                 child = running[fd]
                 data = os.read(fd, 1 << 16)
@@ -602,7 +605,7 @@ def _run_batch(
                     _kill(child.pid)
                     finished.append((child, STOPPED.format(seconds=limits.submission_timeout)))
             if late is not None and late.fd >= 0 and now - late.last_heard > late_silence:
-                late.give_up(f"the process grading the checks that need {', '.join(modules)} went silent")
+                late.give_up(f"{late_process} went silent")
             for child, stopped in finished:
                 del running[child.fd]
                 os.close(child.fd)
