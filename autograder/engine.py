@@ -34,7 +34,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from autograder import limits as limits_module
 from autograder.collect import CheckResult, ChecksPlugin, GraderBug
@@ -49,6 +49,9 @@ from autograder.results import (
     write_result,
 )
 from autograder.staging import BadSubmission, stage, student_id
+
+if TYPE_CHECKING:
+    from autograder.intake import Submission
 
 __all__ = [
     "BadSubmission",
@@ -676,7 +679,16 @@ def grade_one(
     return results[0]
 
 
-def _check_path(path: Path) -> Path:
+def _check_path(path: Path | Submission) -> Path | Submission:
+    """A folder or zip as its resolved path, or a submission found by :mod:`autograder.intake` as is.
+
+    Raises:
+        BadSubmission: the path is neither a folder nor a zip, or the submission has nothing to grade.
+    """
+    if not isinstance(path, (str, Path)):
+        if path.source is None:
+            raise BadSubmission(f"{path.origin}: {path.note}")
+        return path
     path = Path(path)
     if path.is_dir() or (path.is_file() and path.suffix.lower() == ".zip"):
         return path.resolve()
@@ -696,10 +708,23 @@ def partition_paths(paths: Iterable[Path | str]) -> tuple[list[Path], list[str]]
     return good, problems
 
 
-def _students(paths: list[Path]) -> list[tuple[str, Path]]:
-    by_id: dict[str, list[Path]] = {}
-    for path in paths:
-        by_id.setdefault(student_id(path), []).append(path)
+def _student_and_source(item: Path | Submission) -> tuple[str, Path | None, str]:
+    if isinstance(item, (str, Path)):
+        return student_id(Path(item)), Path(item), str(item)
+    return item.student, item.source, item.origin
+
+
+def _students(paths: list[Path | Submission]) -> list[tuple[str, Path | None]]:
+    """(student id, source) for each path or found submission, refusing two with the same id.
+
+    Raises:
+        DuplicateStudent: two would get the same student id.
+        BadSubmission: an id that cannot name a file.
+    """
+    by_id: dict[str, list[str]] = {}
+    for item in paths:
+        student, _, origin = _student_and_source(item)
+        by_id.setdefault(student, []).append(origin)
     clashes = {sid: found for sid, found in by_id.items() if len(found) > 1}
     if clashes:
         detail = "; ".join(f"{sid}: {', '.join(map(str, found))}" for sid, found in sorted(clashes.items()))
@@ -707,7 +732,7 @@ def _students(paths: list[Path]) -> list[tuple[str, Path]]:
     bad = [sid for sid in by_id if not sid or sid.startswith(".") or "/" in sid]
     if bad:
         raise BadSubmission(f"cannot use {bad[0]!r} as a student id")
-    return [(student_id(path), path) for path in paths]
+    return [_student_and_source(item)[:2] for item in paths]
 
 
 class Progress:
@@ -766,7 +791,7 @@ def grade_submissions(
     out_dir = Path(out_dir)
     sources = []
     for path in paths:
-        sources.append(_check_path(Path(path)))
+        sources.append(_check_path(path))
     items = _students(sources)
     plan = prepare(Path(graders_dir))
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -777,12 +802,14 @@ def grade_submissions(
         existing = result_path(out_dir, student)
         if existing.exists() and not force:
             try:
-                done[student] = read_result(existing)
-                if reporter:
-                    reporter.advance("already graded", done[student])
-                continue
+                previous = read_result(existing)
             except (OSError, ValueError, KeyError, TypeError):
-                pass
+                previous = None
+            if previous is not None and previous.finished:  # a timed-out or noted row is graded again
+                done[student] = previous
+                if reporter:
+                    reporter.advance("already graded", previous)
+                continue
         to_grade.append((student, source))
 
     def record(result: SubmissionResult, child: _Running) -> None:
@@ -810,22 +837,72 @@ def grade_submissions(
 # The command line.
 
 
+def _positive(kind: type, what: str) -> Callable[[str], float | int]:
+    def parse(text: str) -> float | int:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of {what}") from None
+        if not value > 0 or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"must be a positive number of {what}, not {text}")
+        return value
+
+    return parse
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {text}")
+    return value
+
+
+def _one_line_errors(parser: argparse.ArgumentParser) -> None:
+    """A bad option is one line naming it, without the usage text before it."""
+
+    def error(message: str) -> None:
+        parser.exit(2, f"{parser.prog}: error: {message} (see --help)\n")
+
+    parser.error = error  # type: ignore[method-assign]
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    _one_line_errors(parser)
     parser.add_argument(
         "submissions",
         nargs="*",
         type=Path,
-        help="submission folders or .zip files (none: grade the demo class shipped with the package)",
+        help="submission folders or .zip files, one per student (files at the top or one level down), or "
+        "a Canvas or Moodle bulk download, zipped or unpacked (none: grade the demo class)",
     )
     parser.add_argument(
         "--out", type=Path, default=Path(DEFAULT_OUT), help=f"output folder (default {DEFAULT_OUT})"
     )
-    parser.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1)")
-    parser.add_argument("--force", action="store_true", help="grade again students already graded in --out")
-    parser.add_argument("--timeout", type=float, default=20.0, help="seconds per call into a submission")
-    parser.add_argument("--memory-mb", type=int, default=2048, help="memory per worker process, in MB")
     parser.add_argument(
-        "--submission-timeout", type=float, default=300.0, help="seconds for the whole of one submission"
+        "--roster",
+        type=Path,
+        metavar="CSV",
+        help="student ids for LMS downloads: a CSV with student_id (or SIS Login ID, ...), and canvas_id, "
+        "moodle_id or name; everyone on it without a submission gets a row 'not submitted'",
+    )
+    parser.add_argument(
+        "--jobs", type=_at_least_one, default=1, help="submissions graded at once (default 1)"
+    )
+    parser.add_argument("--force", action="store_true", help="grade again students already graded in --out")
+    parser.add_argument(
+        "--timeout", type=_positive(float, "seconds"), default=20.0, help="seconds per call into a submission"
+    )
+    parser.add_argument(
+        "--memory-mb", type=_positive(int, "MB"), default=2048, help="memory per worker process, in MB"
+    )
+    parser.add_argument(
+        "--submission-timeout",
+        type=_positive(float, "seconds"),
+        default=300.0,
+        help="seconds for the whole of one submission",
     )
 
 
@@ -837,11 +914,28 @@ def run(args: argparse.Namespace) -> int:
         demo_dir = Path(args.out) / "demo-submissions"
         paths = write_demo_class(demo_dir)
         print(f"No submission given: grading the demo class written to {demo_dir}", file=sys.stderr)
-    sources, problems = partition_paths(paths)
+    with tempfile.TemporaryDirectory(prefix="ag-intake-") as unpacked:
+        return _run_intake(args, paths, Path(unpacked))
+
+
+def _run_intake(args: argparse.Namespace, paths: list[Path], unpacked: Path) -> int:
+    from autograder import intake
+
+    try:
+        roster = intake.read_roster(args.roster) if getattr(args, "roster", None) else None
+    except intake.IntakeError as exc:
+        print(f"error: {exc}; nothing was graded", file=sys.stderr)
+        return 2
+    gathered = intake.gather(paths, unpacked, roster=roster)
+    problems = gathered.problems
     for problem in problems:
         print(f"error: {problem} (not graded)", file=sys.stderr)
+    for warning in gathered.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    sources = [found for found in gathered.submissions if found.source is not None]
+    noted = [found for found in gathered.submissions if found.source is None]
     try:
-        _students(sources)
+        _students(gathered.submissions)
         prepare(GRADERS_DIR)
     except (DuplicateStudent, BadSubmission) as exc:
         print(f"error: {exc}; nothing was graded", file=sys.stderr)
@@ -849,6 +943,10 @@ def run(args: argparse.Namespace) -> int:
     except GraderBug as exc:
         print(f"GRADER ERROR: {exc}\nnothing was graded", file=sys.stderr)
         return 2
+    noted_results = [SubmissionResult(found.student, [], note=found.note) for found in noted]
+    for found, result in zip(noted, noted_results):
+        write_result(Path(args.out), result)
+        print(found.describe(), file=sys.stderr)
     limits_module.become_subreaper()
     results = grade_submissions(
         sources,
@@ -861,6 +959,8 @@ def run(args: argparse.Namespace) -> int:
         progress=True,
         reap_strays=True,
     )
+    results += noted_results
+    write_outputs(Path(args.out))
     print(summary_table(results))
     print(
         f"\nWrote {Path(args.out) / 'grades.csv'}, {Path(args.out) / 'report.html'} and "
@@ -877,4 +977,5 @@ def run(args: argparse.Namespace) -> int:
             "user can, the reference solutions included: grade on a machine that has it",
             file=sys.stderr,
         )
-    return 1 if problems else 0
+    not_graded = [r for r in results if r.row_note and r.row_note != intake.NOT_SUBMITTED]
+    return 1 if problems or not_graded else 0

@@ -21,20 +21,39 @@ from typing import Any
 from autograder.collect import CheckResult
 from autograder.layout import EXERCISE_BY_ID, EXERCISES, MAX_TOTAL, POINTS_PER_EXERCISE
 
-CSV_HEADER = ["student", *(ex.id for ex in EXERCISES), "total", "max_total"]
+CSV_HEADER = ["student", *(ex.id for ex in EXERCISES), "total", "max_total", "note"]
 RESULTS_FOLDER = "results"
 MOST_FAILED_SHOWN = 10
 MESSAGES_PER_CHECK = 3
+TIMED_OUT = "timed out"
+# The engine's words for a submission stopped at --submission-timeout (engine.STOPPED).
+STOPPED_AT_LIMIT = "the limit per submission"
 
 
 @dataclass
 class SubmissionResult:
-    """One submission's checks; ``error`` says why grading did not finish normally, if it did not."""
+    """One submission's checks; ``error`` says why grading did not finish normally, if it did not;
+    ``note`` why there is nothing to grade ("not submitted", "not a zip file", "no exercise files")."""
 
     student: str
     checks: list[CheckResult]
     error: str | None = None
     execution_time: float = field(default=0.0, compare=False)
+    note: str = ""
+
+    @property
+    def row_note(self) -> str:
+        """The ``note`` column: the intake's note, or "timed out" for a submission stopped at its limit."""
+        if self.note:
+            return self.note
+        if self.error and STOPPED_AT_LIMIT in self.error:
+            return TIMED_OUT
+        return ""
+
+    @property
+    def finished(self) -> bool:
+        """Whether this is a grade a re-run keeps: graded, and not stopped at the time limit."""
+        return not self.row_note
 
     def exercise_scores(self) -> dict[str, float]:
         scores = {ex.id: 0.0 for ex in EXERCISES}
@@ -70,6 +89,8 @@ def summary_line(result: SubmissionResult) -> str:
 
 def gradescope_json(result: SubmissionResult) -> dict[str, Any]:
     output = summary_line(result)
+    if result.row_note:
+        output += f" ({result.row_note})"
     if result.error:
         output += f"\n\n{result.error}"
     return {
@@ -83,6 +104,7 @@ def gradescope_json(result: SubmissionResult) -> dict[str, Any]:
             "exercises": {ex: number(score) for ex, score in result.exercise_scores().items()},
             "max_score": MAX_TOTAL,
             "error": result.error,
+            "note": result.note,
         },
         "tests": [
             {
@@ -120,6 +142,7 @@ def from_gradescope_json(data: dict[str, Any]) -> SubmissionResult:
         checks=checks,
         error=extra.get("error"),
         execution_time=float(data.get("execution_time", 0.0)),
+        note=str(extra.get("note") or ""),
     )
 
 
@@ -173,7 +196,13 @@ def grades_csv(results: list[SubmissionResult]) -> str:
     for result in sorted(results, key=lambda r: r.student):
         scores = result.exercise_scores()
         writer.writerow(
-            [result.student, *(number(scores[ex.id]) for ex in EXERCISES), number(result.total), MAX_TOTAL]
+            [
+                result.student,
+                *(number(scores[ex.id]) for ex in EXERCISES),
+                number(result.total),
+                MAX_TOTAL,
+                result.row_note,
+            ]
         )
     return buffer.getvalue()
 
@@ -198,7 +227,9 @@ def summary_table(results: list[SubmissionResult]) -> str:
         scores = result.exercise_scores()
         row = f"{result.student:<{width}}  " + "  ".join(f"{number(scores[ex.id]):>5}" for ex in EXERCISES)
         row += f"  {number(result.total):>5}"
-        if result.error:
+        if result.row_note:
+            row += f"  ({result.row_note})"
+        elif result.error:
             row += f"  ({result.error.splitlines()[0][:80]})"
         lines.append(row)
     if results:
