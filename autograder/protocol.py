@@ -18,11 +18,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import importlib
-import json
-import math
-import os
-import select
-import struct
 import sys
 import time
 from collections.abc import Callable
@@ -32,96 +27,37 @@ from typing import Any
 import torch
 from torch import nn
 
-# --------------------------------------------------------------------------------------------------
-# Errors a call into a submission can end with. The graders let them propagate; the results plugin
-# turns each into a sentence for the learner.
+from autograder.wire import frame
+from autograder.wire.errors import (
+    ERRORS_BY_KIND,
+    CallTimedOut,
+    ImportFailed,
+    MissingName,
+    NotStarted,
+    ProtocolError,
+    SubmissionError,
+    SubmissionRaised,
+    UnsafeResult,
+    WorkerDied,
+)
+from autograder.wire.frame import MAX_MESSAGE_BYTES, loads, recv_message, send_message
 
-
-class SubmissionError(Exception):
-    """A call into the submission did not produce a value."""
-
-    kind = "error"
-
-    def __init__(self, message: str, *, call: str = "", exercise: str = ""):
-        super().__init__(message)
-        self.message = message
-        self.call = call
-        self.exercise = exercise
-
-    def __str__(self) -> str:
-        return self.message
-
-
-class NotStarted(SubmissionError):
-    """The exercise's stub still raises its ``NotImplementedError``."""
-
-    kind = "not_started"
-
-
-class SubmissionRaised(SubmissionError):
-    """The submission raised an exception; ``type_name`` and ``mro`` name its class."""
-
-    kind = "raised"
-
-    def __init__(self, message: str, *, type_name: str, mro: list[str], traceback: str = "", **kw):
-        super().__init__(message, **kw)
-        self.type_name = type_name
-        self.mro = list(mro)
-        self.traceback = traceback
-
-    def is_a(self, name: str) -> bool:
-        return name in self.mro
-
-
-class MissingName(SubmissionError):
-    """The module imported but lacks the function or class."""
-
-    kind = "missing"
-
-
-class ImportFailed(SubmissionError):
-    """The exercise file is missing, has a syntax error, or raised or hung while being imported."""
-
-    kind = "import_failed"
-
-
-class UnsafeResult(SubmissionError):
-    """The value returned is not plain data of the exact types the contract names."""
-
-    kind = "unsafe_result"
-
-    def __init__(self, message: str, *, type_name: str = "", **kw):
-        super().__init__(message, **kw)
-        self.type_name = type_name
-
-
-class CallTimedOut(SubmissionError):
-    kind = "timeout"
-
-
-class WorkerDied(SubmissionError):
-    """The worker process ended during the call (crash, ``os._exit``, killed for memory)."""
-
-    kind = "died"
-
-
-class ProtocolError(Exception):
-    """A message that does not follow the protocol (a worker that lies or breaks the framing)."""
-
-
-ERRORS_BY_KIND: dict[str, type[SubmissionError]] = {
-    cls.kind: cls
-    for cls in (
-        SubmissionError,
-        NotStarted,
-        SubmissionRaised,
-        MissingName,
-        ImportFailed,
-        UnsafeResult,
-        CallTimedOut,
-        WorkerDied,
-    )
-}
+__all__ = [
+    "ERRORS_BY_KIND",
+    "MAX_MESSAGE_BYTES",
+    "CallTimedOut",
+    "ImportFailed",
+    "MissingName",
+    "NotStarted",
+    "ProtocolError",
+    "SubmissionError",
+    "SubmissionRaised",
+    "UnsafeResult",
+    "WorkerDied",
+    "loads",
+    "recv_message",
+    "send_message",
+]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -469,73 +405,194 @@ def _encode_model(module: nn.Module, key: str) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class ModelAllowance:
+    """The models a reply may hold: of a class key that was sent, on a device a model was sent on, and
+    with no integer config field above its largest value among the models sent (a student of a teacher
+    is never bigger than the teacher). Checked before a model is built.
+
+    Attributes:
+        ceilings: class key -> config field -> the largest int sent in that field.
+        devices: the devices the models were sent on ("cpu", "meta").
+    """
+
+    ceilings: dict[str, dict[str, int]] = field(default_factory=dict)
+    devices: frozenset[str] = frozenset()
+
+    @classmethod
+    def of_arguments(cls, values: Any) -> ModelAllowance:
+        """What a call may send back, given what it was called with."""
+        ceilings: dict[str, dict[str, int]] = {}
+        devices: set[str] = set()
+        for module in _modules_in(values, 0):
+            key = model_key(module)
+            if key is None:
+                continue
+            init = _init_data(module, key)
+            fields = ceilings.setdefault(key, {})
+            for name, value in init.items():
+                if type(value) is int:
+                    fields[name] = max(value, fields.get(name, value))
+            params = list(module.parameters())
+            devices.add("meta" if params and params[0].device.type == "meta" else "cpu")
+        return cls(ceilings, frozenset(devices))
+
+    def check(self, key: str, init: dict[str, Any], device: str) -> None:
+        """Raises ProtocolError unless a model of ``key`` with ``init`` on ``device`` may come back."""
+        if key not in self.ceilings:
+            sent = ", ".join(sorted(self.ceilings)) or "none"
+            raise ProtocolError(f"a model of class {key!r} in the reply (models sent: {sent})")
+        if device not in self.devices:
+            sent_on = sorted(self.devices)
+            raise ProtocolError(f"a model on {device!r} in the reply; models were sent on {sent_on}")
+        ceilings = self.ceilings[key]
+        for name, value in init.items():
+            if type(value) is not int:
+                continue
+            if name not in ceilings:
+                raise ProtocolError(f"a model config with an integer field {name[:40]!r} no model sent had")
+            if value > ceilings[name]:
+                raise ProtocolError(
+                    f"a model whose config.{name} is {value}, more than the {ceilings[name]} of those sent"
+                )
+
+
+def _modules_in(values: Any, depth: int):
+    if depth > frame.MAX_DEPTH:
+        return
+    if isinstance(values, nn.Module):
+        yield values
+    elif type(values) in (list, tuple):
+        for value in values:
+            yield from _modules_in(value, depth + 1)
+    elif type(values) is dict:
+        for value in values.values():
+            yield from _modules_in(value, depth + 1)
+
+
 def decode(
     tree: Any,
     *,
     resolve_handle: Callable[[int], Any] | None = None,
     models_as_sent: bool = False,
     take_shared: Callable[[int, str], nn.Module | None] | None = None,
+    allow: ModelAllowance | None = None,
+    deadline: float | None = None,
 ) -> Any:
     """Rebuild a value from :func:`encode`'s tree (models with this side's pristine classes, or with
     ``models_as_sent`` as :class:`SentModel` data, not rebuilt). ``take_shared(number, key)`` may
-    return this process's own copy of a shared input instead (a forked worker's)."""
-    t = type(tree)
-    if tree is None or t in (bool, int, float, str):
-        return tree
-    again = {"resolve_handle": resolve_handle, "models_as_sent": models_as_sent, "take_shared": take_shared}
-    if t is list:
-        return [decode(x, **again) for x in tree]
-    if t is not dict or _TAG not in tree:
-        raise ProtocolError(f"unexpected {t.__name__} in a message")
-    tag = tree[_TAG]
-    if tag == "tensor":
-        data = tree["data"]
-        if type(data) is not torch.Tensor:
-            raise ProtocolError("a tensor entry without a tensor")
-        if tree.get("requires_grad") and data.is_floating_point():
-            data = data.detach().requires_grad_(True)
-        return data
-    if tag == "meta_tensor":
-        return torch.empty(tree["shape"], dtype=_dtype(tree["dtype"]), device="meta")
-    if tag == "tuple":
-        return tuple(decode(x, **again) for x in tree["items"])
-    if tag == "dict":
-        return {str(k): decode(v, **again) for k, v in tree["items"].items()}
-    if tag == "seeded":
-        return torch.Generator().manual_seed(int(tree["seed"]))
-    if tag == "dtype":
-        return _dtype(tree["name"])
-    if tag == "model":
-        if models_as_sent:
-            return _sent_model(tree)
-        if take_shared is not None and type(tree.get("shared")) is int:
-            inherited = take_shared(tree["shared"], str(tree.get("key")))
+    return this process's own copy of a shared input instead (a forked worker's).
+
+    On the graders' side ``allow`` bounds the models a reply may hold (checked before one is built) and
+    ``deadline`` (a ``time.monotonic()`` value) is the call's: building a model starts only before it.
+
+    Raises:
+        ProtocolError: for a tree :func:`encode` cannot have made, or a model ``allow`` refuses.
+        CallTimedOut: the deadline passed while the reply was being decoded.
+        RuntimeError: a model whose state does not fit its config (from ``load_state_dict``).
+    """
+    decoder = _Decoder(resolve_handle, models_as_sent, take_shared, allow, deadline)
+    try:
+        return decoder.value(tree, 0)
+    except (ProtocolError, SubmissionError, RuntimeError):
+        raise
+    except _MALFORMED as exc:
+        raise ProtocolError(f"a malformed value in a message ({type(exc).__name__}: {exc})") from None
+
+
+_MALFORMED = (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError, RecursionError)
+
+
+@dataclass
+class _Decoder:
+    resolve_handle: Callable[[int], Any] | None
+    models_as_sent: bool
+    take_shared: Callable[[int, str], nn.Module | None] | None
+    allow: ModelAllowance | None
+    deadline: float | None
+
+    def value(self, tree: Any, depth: int) -> Any:
+        if depth > frame.MAX_DEPTH:
+            raise ProtocolError(f"a value nested more than {frame.MAX_DEPTH} deep")
+        t = type(tree)
+        if tree is None or t in (bool, int, float, str):
+            return tree
+        if t is list:
+            return [self.value(x, depth + 1) for x in tree]
+        if t is not dict or type(tree.get(_TAG)) is not str:
+            raise ProtocolError(f"unexpected {t.__name__} in a message")
+        tag = tree[_TAG]
+        if tag == "tensor":
+            data = tree.get("data")
+            if type(data) is not torch.Tensor:
+                raise ProtocolError("a tensor entry without a tensor")
+            if tree.get("requires_grad") is True and data.is_floating_point():
+                data = data.detach().requires_grad_(True)
+            return data
+        if tag == "meta_tensor":
+            shape = frame.checked_shape(tree.get("shape"))
+            return torch.empty(shape, dtype=frame.dtype_named(tree.get("dtype")), device="meta")
+        if tag == "tuple":
+            return tuple(self.value(x, depth + 1) for x in _typed(tree, "items", list))
+        if tag == "dict":
+            return {k: self.value(v, depth + 1) for k, v in _typed(tree, "items", dict).items()}
+        if tag == "seeded":
+            seed = _typed(tree, "seed", int)
+            if not 0 <= seed < 2**64:
+                raise ProtocolError("a seed outside [0, 2**64)")
+            return torch.Generator().manual_seed(seed)
+        if tag == "dtype":
+            return frame.dtype_named(tree.get("name"))
+        if tag == "model":
+            return self.model(tree)
+        if tag == "handle":
+            number = _typed(tree, "id", int)
+            if self.resolve_handle is None:
+                return Handle(number, str(tree.get("type", "?"))[:200])
+            return self.resolve_handle(number)
+        raise ProtocolError(f"unknown entry {tag[:20]!r} in a message")
+
+    def model(self, tree: dict[str, Any]) -> Any:
+        key, init, device = _typed(tree, "key", str), _typed(tree, "init", dict), _typed(tree, "device", str)
+        state = _typed(tree, "state", dict)
+        if not all(type(k) is str and type(v) is torch.Tensor for k, v in state.items()):
+            raise ProtocolError("a model state that is not tensors by name")
+        if not _is_plain_scalar_tree(init):
+            raise ProtocolError("a model config that is not plain data")
+        if self.models_as_sent:
+            return SentModel(key, dict(init), dict(state))
+        if self.take_shared is not None and type(tree.get("shared")) is int:
+            inherited = self.take_shared(tree["shared"], key)
             if inherited is not None:
                 return inherited
-        return _decode_model(tree)
-    if tag == "handle":
-        if resolve_handle is None:
-            return Handle(int(tree["id"]), str(tree.get("type", "?")))
-        return resolve_handle(int(tree["id"]))
-    raise ProtocolError(f"unknown entry {tag!r} in a message")
+        if device not in ("cpu", "meta"):
+            raise ProtocolError(f"a model on {device[:20]!r}")
+        _resolve_class(key)
+        if self.allow is not None:
+            self.allow.check(key, init, device)
+        frozen = _typed(tree, "frozen", list)
+        training = _typed(tree, "training", bool)
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            raise CallTimedOut("its reply could not be read within the call's time limit (a model too big?)")
+        module = _build_model(key, dict(init), device)
+        if device != "meta":
+            module.load_state_dict(state, strict=True)
+        frozen_names = {str(name) for name in frozen}
+        for name, p in module.named_parameters():
+            p.requires_grad_(name not in frozen_names)
+        module.train(training)
+        return module
 
 
-def _dtype(name: str) -> torch.dtype:
-    value = getattr(torch, str(name).removeprefix("torch."), None)
-    if not isinstance(value, torch.dtype):
-        raise ProtocolError(f"unknown dtype {name!r}")
+def _typed(tree: dict[str, Any], name: str, kind: type) -> Any:
+    value = tree.get(name)
+    if type(value) is not kind:
+        raise ProtocolError(f"a {tree.get(_TAG)} entry whose {name} is not a {kind.__name__}")
     return value
 
 
-def _decode_model(tree: dict[str, Any]) -> nn.Module:
-    module = _build_model(str(tree["key"]), dict(tree["init"]), str(tree["device"]))
-    if tree["device"] != "meta":
-        module.load_state_dict(tree["state"], strict=True)
-    frozen = {str(name) for name in tree["frozen"]}
-    for name, p in module.named_parameters():
-        p.requires_grad_(name not in frozen)
-    module.train(bool(tree["training"]))
-    return module
+def _dtype(name: str) -> torch.dtype:
+    return frame.dtype_named(name)
 
 
 @dataclass(frozen=True)
@@ -546,15 +603,6 @@ class SentModel:
     key: str
     config: dict[str, Any]
     state: dict[str, torch.Tensor]
-
-
-def _sent_model(tree: dict[str, Any]) -> SentModel:
-    init, state = tree.get("init"), tree.get("state")
-    if type(init) is not dict or type(state) is not dict:
-        raise ProtocolError("a model entry without its config or state")
-    if not all(type(k) is str and type(v) is torch.Tensor for k, v in state.items()):
-        raise ProtocolError("a model state that is not tensors by name")
-    return SentModel(str(tree.get("key")), dict(init), dict(state))
 
 
 @dataclass(frozen=True)
@@ -571,127 +619,19 @@ def _type_name(obj: Any) -> str:
 
 
 def dumps(tree: Any) -> bytes:
-    """Write a tree of None, bool, int, float, str, lists, str-keyed dicts and strided tensors.
+    """Write a tree for the wire (see :mod:`autograder.wire.frame`), with the ready-made bytes of the
+    graders' shared inputs where they apply.
 
     Raises:
-        UnsafeResult: for anything else in the tree (a tensor subclass, a sparse tensor, a dict key that is
-            not a str, an object).
+        UnsafeResult: for anything in the tree that may not cross.
     """
-    blobs: list[bytes] = []
-    offset = [0]
+    return frame.dumps(tree, known=_known_bytes if _USE_PREPARED else None)
 
-    def walk(node: Any) -> Any:
-        t = type(node)
-        if node is None or t in (bool, int, str):
-            return node
-        if t is float:
-            return node if math.isfinite(node) else ["F", repr(node)]
-        if t is list:
-            return ["L", [walk(x) for x in node]]
-        if t is dict:
-            if not all(type(k) is str for k in node):
-                raise UnsafeResult("a dict whose keys are not all str", type_name="dict")
-            return ["D", {k: walk(v) for k, v in node.items()}]
-        if t is torch.Tensor:
-            if node.layout is not torch.strided or node.device.type == "meta":
-                raise UnsafeResult(f"a {node.layout} tensor on {node.device}", type_name="torch.Tensor")
-            raw = _RAW.get(id(node)) if _USE_PREPARED else None
-            data = raw[1] if raw is not None and raw[0] is node else _tensor_bytes(node)
-            entry = ["T", str(node.dtype), list(node.shape), offset[0], len(data)]
-            blobs.append(data)
-            offset[0] += len(data)
-            return entry
-        raise UnsafeResult(f"a value of type {_type_name(node)}", type_name=_type_name(node))
 
-    head = json.dumps(walk(tree), separators=(",", ":"), allow_nan=False).encode()
-    return b"".join([struct.pack(">Q", len(head)), head, *blobs])
+def _known_bytes(tensor: torch.Tensor) -> bytes | None:
+    raw = _RAW.get(id(tensor))
+    return raw[1] if raw is not None and raw[0] is tensor else None
 
 
 def _tensor_bytes(tensor: torch.Tensor) -> bytes:
-    flat = tensor.detach().cpu().contiguous().reshape(-1)
-    return flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b""
-
-
-def loads(payload: bytes) -> Any:
-    """Read what :func:`dumps` wrote; anything else is a :class:`ProtocolError`."""
-    try:
-        (length,) = struct.unpack(">Q", payload[:8])
-        head = json.loads(payload[8 : 8 + length])
-        body = memoryview(payload)[8 + length :]
-        return _rebuild(head, body)
-    except ProtocolError:
-        raise
-    except (ValueError, TypeError, KeyError, IndexError, struct.error, RecursionError, RuntimeError) as exc:
-        raise ProtocolError(f"a message that is not plain data ({type(exc).__name__}: {exc})") from None
-
-
-def _rebuild(node: Any, body: memoryview) -> Any:
-    t = type(node)
-    if node is None or t in (bool, int, float, str):
-        return node
-    if t is not list or not node or type(node[0]) is not str:
-        raise ProtocolError(f"unexpected {t.__name__} in a message")
-    tag = node[0]
-    if tag == "L" and len(node) == 2 and type(node[1]) is list:
-        return [_rebuild(x, body) for x in node[1]]
-    if tag == "D" and len(node) == 2 and type(node[1]) is dict:
-        return {k: _rebuild(v, body) for k, v in node[1].items()}
-    if tag == "F" and len(node) == 2 and node[1] in ("nan", "inf", "-inf"):
-        return float(node[1])
-    if tag == "T" and len(node) == 5:
-        _, dtype_name, shape, start, size = node
-        dtype = _dtype(dtype_name)
-        if type(shape) is not list or not all(type(n) is int and n >= 0 for n in shape):
-            raise ProtocolError("a tensor with a malformed shape")
-        if type(start) is not int or type(size) is not int or start < 0 or start + size > len(body):
-            raise ProtocolError("a tensor whose bytes lie outside the message")
-        itemsize = torch.empty((), dtype=dtype).element_size()
-        if math.prod(shape) * itemsize != size:
-            raise ProtocolError("a tensor whose shape does not match its bytes")
-        if size == 0:
-            return torch.empty(shape, dtype=dtype)
-        raw = torch.frombuffer(bytearray(body[start : start + size]), dtype=torch.uint8)
-        return raw.view(dtype).reshape(shape)
-    raise ProtocolError(f"unknown entry {tag!r} in a message")
-
-
-# --------------------------------------------------------------------------------------------------
-# Framing over file descriptors.
-
-MAX_MESSAGE_BYTES = 512 * 1024 * 1024
-
-
-def send_message(fd: int, payload: bytes) -> None:
-    data = struct.pack(">Q", len(payload)) + payload
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-
-
-def recv_message(fd: int, deadline: float | None = None) -> bytes:
-    """Read one message. Raises ``TimeoutError`` past ``deadline`` and ``EOFError`` on a closed pipe."""
-    header = _read_exact(fd, 8, deadline)
-    (length,) = struct.unpack(">Q", header)
-    if length > MAX_MESSAGE_BYTES:
-        raise ProtocolError(f"a message of {length} bytes, more than the limit")
-    return _read_exact(fd, length, deadline)
-
-
-def _read_exact(fd: int, n: int, deadline: float | None) -> bytes:
-    chunks: list[bytes] = []
-    remaining = n
-    while remaining:
-        if deadline is not None:
-            wait = deadline - time.monotonic()
-            if wait <= 0:
-                raise TimeoutError
-            ready, _, _ = select.select([fd], [], [], wait)
-            if not ready:
-                raise TimeoutError
-        chunk = os.read(fd, min(remaining, 1 << 20))
-        if not chunk:
-            raise EOFError
-        chunks.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(chunks)
+    return frame.tensor_bytes(tensor)

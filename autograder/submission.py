@@ -12,6 +12,7 @@ after the call).
 
 from __future__ import annotations
 
+import time
 from typing import Any, Protocol
 
 import torch
@@ -102,19 +103,33 @@ class Callable_:
             "backward": encoded_backward,
             "arguments": bool(arguments),
         }
+        allow = protocol.ModelAllowance.of_arguments((args, kwargs))
+        failure = self._exchange(tree, allow, bool(arguments))
+        del tree, encoded_args, encoded_kwargs, encoded_backward
+        if isinstance(failure, CallResult):
+            return failure
+        # Raised from here, with neither the frames that held the reply nor the error that ended its
+        # reading attached: a grader that keeps the error (a fixture caching a failed call) keeps no data.
+        failure.call = failure.call or call_text
+        failure.exercise = failure.exercise or self._exercise.id
+        raise failure
+
+    def _exchange(self, tree: dict[str, Any], allow: protocol.ModelAllowance, arguments: bool):
+        """The call's :class:`CallResult`, or the :class:`SubmissionError` to raise, stripped of its
+        traceback and context (see :meth:`call`)."""
         try:
             reply = self._connection.request(tree, exercise=self._exercise.id)
-            return _decode_reply(reply, bool(arguments))
+            deadline = getattr(self._connection, "reply_deadline", None)
+            return _decode_reply(reply, arguments, allow=allow, deadline=deadline)
         except protocol.SubmissionError as exc:
-            exc.call = exc.call or call_text
-            exc.exercise = exc.exercise or self._exercise.id
-            raise
+            failure: protocol.SubmissionError = exc
         except protocol.ProtocolError as exc:
-            raise protocol.UnsafeResult(
-                f"the worker sent back something that is not plain data ({exc})",
-                call=call_text,
-                exercise=self._exercise.id,
-            ) from None
+            failure = protocol.UnsafeResult(f"the worker sent back something that is not plain data ({exc})")
+        failure.__traceback__ = None
+        failure.__context__ = None
+        failure.__cause__ = None
+        failure.__suppress_context__ = True
+        return failure
 
 
 def _encode_arg(value: Any) -> Any:
@@ -123,39 +138,67 @@ def _encode_arg(value: Any) -> Any:
     return protocol.encode(value)
 
 
-def _decode_reply(reply: Any, asked_arguments: bool = False) -> CallResult:
+def _decode_reply(
+    reply: Any,
+    asked_arguments: bool = False,
+    *,
+    allow: protocol.ModelAllowance | None = None,
+    deadline: float | None = None,
+) -> CallResult:
+    """The :class:`CallResult` a reply tree stands for.
+
+    Raises:
+        SubmissionError: the reply reports a failure, or (CallTimedOut) ``deadline`` passed while it was
+            being decoded.
+        ProtocolError: the reply is not what a worker sends (a model ``allow`` refuses included).
+    """
     if type(reply) is not dict:
         raise protocol.ProtocolError("a reply that is not a dict")
-    if not reply.get("ok"):
-        kind = str(reply.get("kind", "error"))
-        message = str(reply.get("message", ""))
-        if kind == "raised":
-            raise protocol.SubmissionRaised(
-                message,
-                type_name=str(reply.get("type", "")),
-                mro=[str(x) for x in reply.get("mro", [])],
-                traceback=str(reply.get("traceback", "")),
-            )
-        if kind == "unsafe_result":
-            raise protocol.UnsafeResult(message, type_name=str(reply.get("type", "")))
-        raise protocol.ERRORS_BY_KIND.get(kind, protocol.SubmissionError)(message)
+    if reply.get("ok") is not True:
+        raise _failure(reply)
     raw_value = reply.get("value")
     handle = None
+    how = {"allow": allow, "deadline": deadline}
     if type(raw_value) is dict and raw_value.get(protocol._TAG) == "handle":
-        handle = int(raw_value["id"])
+        if type(raw_value.get("id")) is not int:
+            raise protocol.ProtocolError("a handle that is not a number")
+        handle = raw_value["id"]
         value: Any = None
     else:
-        value = protocol.decode(raw_value)
+        value = protocol.decode(raw_value, **how)
     grads_tree = reply.get("grads")
+    grads = protocol.decode(grads_tree, **how) if grads_tree is not None else {}
+    tied = reply.get("tied", [])
+    if type(grads) is not dict or type(tied) is not list or not all(type(group) is list for group in tied):
+        raise protocol.ProtocolError("a reply whose gradients or tied groups are malformed")
+    if deadline is not None and time.monotonic() >= deadline:
+        raise protocol.CallTimedOut("its reply could not be read within the call's time limit")
     return CallResult(
         value=value,
         arguments_tree={key: reply.get(key) for key in ("args", "kwargs")} if asked_arguments else None,
-        grads=protocol.decode(grads_tree) if grads_tree is not None else {},
-        result_requires_grad=bool(reply.get("result_requires_grad", False)),
-        shares_memory=bool(reply.get("shares_memory", False)),
-        tied=[[str(n) for n in group] for group in reply.get("tied", [])],
+        grads=grads,
+        result_requires_grad=reply.get("result_requires_grad") is True,
+        shares_memory=reply.get("shares_memory") is True,
+        tied=[[str(n) for n in group] for group in tied],
         handle=handle,
     )
+
+
+def _failure(reply: dict[str, Any]) -> protocol.SubmissionError:
+    """The error a failure reply reports (its texts cut to a readable length)."""
+    kind = str(reply.get("kind", "error"))[:40]
+    message = str(reply.get("message", ""))[:2000]
+    if kind == "raised":
+        mro = reply.get("mro", [])
+        return protocol.SubmissionRaised(
+            message,
+            type_name=str(reply.get("type", ""))[:200],
+            mro=[str(x)[:200] for x in mro[:64]] if type(mro) is list else [],
+            traceback=str(reply.get("traceback", ""))[:4000],
+        )
+    if kind == "unsafe_result":
+        return protocol.UnsafeResult(message, type_name=str(reply.get("type", ""))[:200])
+    return protocol.ERRORS_BY_KIND.get(kind, protocol.SubmissionError)(message)
 
 
 class ExerciseProxy:

@@ -1,0 +1,388 @@
+"""The wire's decoder against malformed messages: every one is a ProtocolError, never another exception,
+and never decodes to more bytes than it holds. Property-based (hypothesis) where the space is large;
+plain tests for each named attack (overlapping entries, huge counts, a million-layer model on meta, a
+reply read past its deadline, a failed reply's data kept by a grader)."""
+
+from __future__ import annotations
+
+import gc
+import json
+import math
+import struct
+import time
+import tracemalloc
+import weakref
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from autograder import protocol
+from autograder.layout import EXERCISE_BY_ID
+from autograder.submission import Callable_, _decode_reply
+from autograder.wire import frame
+from solutions.model import BertConfig, BertModel
+
+SMALL = {"vocab_size": 30, "hidden_size": 8, "num_attention_heads": 2, "intermediate_size": 12}
+FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _payload(head, body: bytes = b"") -> bytes:
+    text = json.dumps(head).encode()
+    return struct.pack(">Q", len(text)) + text + body
+
+
+def _decoded_bytes(tree) -> int:
+    if type(tree) is torch.Tensor:
+        return tree.numel() * tree.element_size()
+    if type(tree) is list:
+        return sum(_decoded_bytes(x) for x in tree)
+    if type(tree) is dict:
+        return sum(_decoded_bytes(x) for x in tree.values())
+    return 0
+
+
+def _loads_or_protocol_error(payload: bytes):
+    """``loads(payload)``; a ProtocolError is an answer too. Asserts no more is built than was sent."""
+    tracemalloc.start()
+    try:
+        tree = frame.loads(payload)
+    except protocol.ProtocolError:
+        return None
+    finally:
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    assert _decoded_bytes(tree) <= len(payload)
+    assert peak <= 40 * len(payload) + 200_000, (peak, len(payload))
+    return tree
+
+
+# --------------------------------------------------------------------------------------------------
+# Round trip: what dumps writes, loads reads back unchanged.
+
+DTYPES = [torch.float32, torch.float64, torch.int64, torch.uint8, torch.bool, torch.bfloat16]
+scalars = st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats() | st.text(max_size=20)
+
+
+@st.composite
+def tensors(draw):
+    shape = draw(st.lists(st.integers(0, 4), max_size=3))
+    dtype = draw(st.sampled_from(DTYPES))
+    values = torch.randint(0, 7, shape, generator=torch.Generator().manual_seed(draw(st.integers(0, 99))))
+    return values.to(dtype)
+
+
+trees = st.recursive(
+    scalars | tensors(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+def _same(a, b) -> bool:
+    if type(a) is torch.Tensor:
+        return type(b) is torch.Tensor and a.dtype == b.dtype and a.shape == b.shape and torch.equal(a, b)
+    if type(a) is float and math.isnan(a):
+        return type(b) is float and math.isnan(b)
+    if type(a) is list:
+        return type(b) is list and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if type(a) is dict:
+        return type(b) is dict and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
+@FAST
+@given(trees)
+def test_what_dumps_writes_loads_reads_back(tree):
+    assert _same(frame.loads(frame.dumps(tree)), tree)
+
+
+# --------------------------------------------------------------------------------------------------
+# Malformed messages.
+
+
+@FAST
+@given(trees, st.data())
+def test_a_truncated_or_extended_message_is_a_protocol_error(tree, data):
+    payload = frame.dumps(tree)
+    cut = data.draw(st.integers(0, len(payload) - 1))
+    with pytest.raises(protocol.ProtocolError):
+        frame.loads(payload[:cut])
+    extra = data.draw(st.binary(min_size=1, max_size=16))
+    with pytest.raises(protocol.ProtocolError):
+        frame.loads(payload + extra)
+
+
+@FAST
+@given(trees, st.data())
+def test_a_message_with_flipped_bytes_is_read_or_refused_never_more(tree, data):
+    payload = bytearray(frame.dumps(tree))
+    for _ in range(data.draw(st.integers(1, 4))):
+        position = data.draw(st.integers(0, len(payload) - 1))
+        payload[position] = data.draw(st.integers(0, 255))
+    _loads_or_protocol_error(bytes(payload))
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=6),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=4), children, max_size=4)
+    ),
+    max_leaves=25,
+)
+tensor_entries = st.tuples(
+    st.just("T"),
+    st.sampled_from(["torch.float32", "torch.int64", "float64", "torch.complex64", "torch.qint8", "str", 3]),
+    st.lists(st.integers(-2, 2**62), max_size=20) | st.integers() | st.none(),
+    st.integers(-8, 64) | st.floats() | st.none(),
+    st.integers(-8, 2**62) | st.text(max_size=2),
+).map(list)
+heads = st.recursive(
+    json_values | tensor_entries,
+    lambda children: (
+        st.tuples(st.sampled_from(["L", "D", "F", "T", "X"]), children).map(list)
+        | st.tuples(st.just("D"), st.dictionaries(st.text(max_size=4), children, max_size=4)).map(list)
+        | st.tuples(st.just("L"), st.lists(children, max_size=5)).map(list)
+    ),
+    max_leaves=20,
+)
+
+
+@FAST
+@given(heads, st.binary(max_size=64))
+def test_any_head_over_any_body_is_read_or_refused_never_more(head, body):
+    _loads_or_protocol_error(_payload(head, body))
+
+
+@FAST
+@given(st.binary(max_size=80))
+def test_any_bytes_are_read_or_refused(raw):
+    _loads_or_protocol_error(raw)
+
+
+def test_tensor_entries_must_cover_the_body_once_in_order():
+    body = bytes(range(16))
+    entry = ["T", "torch.uint8", [8]]
+    assert frame.loads(_payload(["L", [[*entry, 0, 8], [*entry, 8, 8]]], body))[1].tolist() == list(
+        range(8, 16)
+    )
+    for starts, why in (((0, 0), "overlap"), ((8, 0), "out of order"), ((0, 4), "overlap"), ((4, 8), "gap")):
+        with pytest.raises(protocol.ProtocolError, match="cover the body once"):
+            frame.loads(_payload(["L", [[*entry, starts[0], 8], [*entry, starts[1], 8]]], body))
+    with pytest.raises(protocol.ProtocolError, match="after the message's last tensor"):
+        frame.loads(_payload(["L", [[*entry, 0, 8]]], body))
+
+
+def test_the_overlap_attack_no_longer_multiplies_a_reply():
+    """The issue's attack: one MiB of body, 256 entries pointing at it (256 MiB decoded before)."""
+    body = bytes(1 << 20)
+    head = ["L", [["T", "torch.uint8", [1 << 20], 0, 1 << 20]] * 256]
+    with pytest.raises(protocol.ProtocolError, match="cover the body once"):
+        frame.loads(_payload(head, body))
+
+
+@pytest.mark.parametrize(
+    "head, message",
+    [
+        (["T", "torch.float32", [2**40, 2**40], 0, 0], "shape"),
+        (["T", "torch.float32", [0, 2**62], 0, 0], "shape"),
+        (["T", "torch.float32", [1] * 65, 0, 4], "shape"),
+        (["T", "torch.float32", [4], 0, 2**62], "outside"),
+        (["T", "torch.float32", [4], 0, -16], "outside"),
+        (["T", "torch.qint8", [4], 0, 4], "dtype"),
+        (["T", "torch.Tensor", [4], 0, 4], "dtype"),
+        (["T", "torch.float32", [3], 0, 16], "do not match"),
+    ],
+)
+def test_huge_counts_and_wrong_dtypes_are_refused_before_allocation(head, message):
+    with pytest.raises(protocol.ProtocolError, match=message):
+        frame.loads(_payload(head, bytes(16)))
+
+
+def test_a_head_longer_than_the_message_or_the_limit_is_refused_before_reading_it():
+    with pytest.raises(protocol.ProtocolError, match="longer than the message"):
+        frame.loads(struct.pack(">Q", 2**63) + b"[]")
+    oversized = struct.pack(">Q", frame.MAX_HEAD_BYTES + 1) + bytes(frame.MAX_HEAD_BYTES + 1)
+    with pytest.raises(protocol.ProtocolError, match="head of"):
+        frame.loads(oversized)
+
+
+def test_nesting_is_bounded_in_json_and_in_the_tree():
+    deep = ["L", []]
+    for _ in range(frame.MAX_DEPTH + 5):
+        deep = ["L", [deep]]
+    with pytest.raises(protocol.ProtocolError, match="nested"):
+        frame.loads(_payload(deep))
+    very_deep = b"[" * 200_000 + b"]" * 200_000
+    with pytest.raises(protocol.ProtocolError, match="not JSON"):
+        frame.loads(struct.pack(">Q", len(very_deep)) + very_deep)
+    with pytest.raises(protocol.UnsafeResult, match="nested"):
+        nested: list = []
+        for _ in range(frame.MAX_DEPTH + 5):
+            nested = [nested]
+        frame.dumps(nested)
+
+
+def test_a_message_length_over_the_limit_is_refused_before_it_is_read():
+    import os
+
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, struct.pack(">Q", frame.MAX_MESSAGE_BYTES + 1))
+        with pytest.raises(protocol.ProtocolError, match="more than the limit"):
+            frame.recv_message(read_end)
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
+# --------------------------------------------------------------------------------------------------
+# Values: the tagged trees inside a message.
+
+value_trees = st.recursive(
+    json_values | tensors(),
+    lambda children: (
+        st.fixed_dictionaries(
+            {
+                protocol._TAG: st.sampled_from(
+                    [
+                        "tensor",
+                        "meta_tensor",
+                        "tuple",
+                        "dict",
+                        "seeded",
+                        "dtype",
+                        "model",
+                        "handle",
+                        "nope",
+                        5,
+                    ]
+                )
+            },
+            optional={
+                "items": children,
+                "data": children,
+                "shape": children,
+                "dtype": children,
+                "seed": st.integers(-(2**70), 2**70) | children,
+                "name": children,
+                "id": children,
+                "key": st.sampled_from(["given.BertModel", "zoo.Nothing", "os.system"]) | children,
+                "init": children,
+                "device": st.sampled_from(["cpu", "meta", "cuda"]) | children,
+                "state": children,
+                "requires_grad": children,
+            },
+        )
+        | st.lists(children, max_size=4)
+    ),
+    max_leaves=15,
+)
+
+
+@FAST
+@given(value_trees)
+def test_any_value_tree_decodes_or_is_a_protocol_error(tree):
+    allow = protocol.ModelAllowance.of_arguments([])
+    try:
+        protocol.decode(tree, allow=allow)
+    except protocol.ProtocolError:
+        pass
+
+
+@FAST
+@given(
+    st.dictionaries(st.sampled_from(["ok", "value", "grads", "tied", "kind", "mro", "message"]), value_trees)
+)
+def test_any_reply_is_a_call_result_a_submission_error_or_a_protocol_error(reply):
+    try:
+        _decode_reply(reply, allow=protocol.ModelAllowance.of_arguments([]))
+    except (protocol.ProtocolError, protocol.SubmissionError):
+        pass
+
+
+def _teacher(layers: int, device: str = "cpu") -> BertModel:
+    config = BertConfig(num_hidden_layers=layers, max_position_embeddings=8, **SMALL)
+    with protocol.random_init_skipped(), torch.device(device):
+        return BertModel(config)
+
+
+def test_a_million_layers_on_meta_are_refused_before_anything_is_built(monkeypatch):
+    teacher = _teacher(4, "meta")
+    forged = protocol.encode(teacher)
+    forged["init"]["num_hidden_layers"] = 1_000_000
+    monkeypatch.setattr(protocol, "_build_model", lambda *a: pytest.fail("a model was built"))
+    allow = protocol.ModelAllowance.of_arguments([teacher])
+    with pytest.raises(protocol.ProtocolError, match="num_hidden_layers is 1000000, more than the 4"):
+        protocol.decode(forged, allow=allow)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"device": "meta"}, "on 'meta'"),
+        ({"key": "given.BertForMaskedLM"}, "class 'given.BertForMaskedLM'"),
+        ({"init": {"hidden_size": 8, "not_a_field": 3}}, "not_a_field"),
+    ],
+)
+def test_a_model_in_a_reply_keeps_to_the_class_device_and_config_sent(change, message):
+    teacher = _teacher(2)
+    forged = {**protocol.encode(teacher), **change}
+    with pytest.raises(protocol.ProtocolError, match=message):
+        protocol.decode(forged, allow=protocol.ModelAllowance.of_arguments([teacher]))
+    with pytest.raises(protocol.ProtocolError, match="models sent: none"):
+        protocol.decode(protocol.encode(teacher), allow=protocol.ModelAllowance.of_arguments([1.0]))
+
+
+def test_a_smaller_model_of_the_class_sent_is_rebuilt():
+    teacher, student = _teacher(4), _teacher(2)
+    rebuilt = protocol.decode(protocol.encode(student), allow=protocol.ModelAllowance.of_arguments([teacher]))
+    assert type(rebuilt) is BertModel and rebuilt.config.num_hidden_layers == 2
+
+
+def test_decoding_past_the_calls_deadline_is_a_timeout_not_a_build(monkeypatch):
+    teacher = _teacher(2)
+    reply = {"ok": True, "value": protocol.encode(teacher)}
+    monkeypatch.setattr(protocol, "_build_model", lambda *a: pytest.fail("a model was built"))
+    allow = protocol.ModelAllowance.of_arguments([teacher])
+    with pytest.raises(protocol.CallTimedOut, match="time limit"):
+        _decode_reply(reply, allow=allow, deadline=time.monotonic() - 1.0)
+    with pytest.raises(protocol.CallTimedOut, match="time limit"):
+        _decode_reply({"ok": True, "value": 1}, allow=allow, deadline=time.monotonic() - 1.0)
+
+
+class _Replies:
+    """A connection that answers a request with the reply given, once, and keeps no copy (as a pipe)."""
+
+    def __init__(self, reply):
+        self.reply = reply
+
+    def request(self, tree, *, exercise):
+        reply, self.reply = self.reply, None
+        return reply
+
+
+def test_a_failed_replys_data_is_not_kept_by_the_error_a_grader_keeps():
+    payload = torch.zeros(1 << 16)
+    alive = weakref.ref(payload)
+    # A bad reply: valid tensor data, then a model of a class no call may send back.
+    reply = {"ok": True, "value": [{protocol._TAG: "tensor", "data": payload}, protocol.encode(_teacher(1))]}
+    connection = _Replies(reply)
+    function = Callable_(connection, EXERCISE_BY_ID["ex1"], "ex1_softmax.softmax_with_temperature", "softmax")
+    kept = []
+    try:
+        function(torch.ones(3))
+    except protocol.UnsafeResult as exc:
+        kept.append(exc)
+    assert kept and "not plain data" in kept[0].message and "ex1" == kept[0].exercise
+    assert kept[0].__context__ is None
+    del reply, connection, payload, function
+    gc.collect()
+    assert alive() is None
