@@ -351,22 +351,14 @@ class _Gatherer:
     # LMS downloads ----------------------------------------------------------------------------------
 
     def _class_download(self, container: _Container) -> bool:
-        top = container.top_level()
-        if any(_wanted_name(name, self.wanted) for name in top):
-            return False
-        moodle = {name: MOODLE_ENTRY.match(name) for name in top}
-        if any(match and match["plugin"] == "file" for match in moodle.values()):
-            self._moodle(container, {name: m for name, m in moodle.items() if m})
-            return True
-        if any(_wanted_name(PurePosixPath(relative).name, self.wanted) for relative in container.files):
-            return False  # a student's own folder, whatever else it holds
-        canvas = {
-            relative: CANVAS_FILE.match(relative) for relative in container.files if "/" not in relative
-        }
-        if canvas and any(canvas.values()):
-            self._canvas(container, {relative: m for relative, m in canvas.items() if m})
-            return True
-        return False
+        layout = _layout_of(container, self.wanted)
+        if layout == "moodle":
+            matches = {name: MOODLE_ENTRY.match(name) for name in container.top_level()}
+            self._moodle(container, {name: m for name, m in matches.items() if m})
+        elif layout == "canvas":
+            matches = {r: CANVAS_FILE.match(r) for r in container.files if "/" not in r}
+            self._canvas(container, {r: m for r, m in matches.items() if m})
+        return layout is not None
 
     def _canvas(self, container: _Container, matches: dict[str, re.Match]) -> None:
         groups: dict[str, dict[str, Reader]] = {}
@@ -459,6 +451,37 @@ class _Gatherer:
 def _path_student(path: Path) -> str:
     """A folder's name, a file's name without its suffix (``alice.zip``, ``alice.rar`` -> ``alice``)."""
     return path.name if path.is_dir() else path.stem
+
+
+def lms_layout(path: Path | str, wanted: Iterable[str] = EXERCISE_FILES) -> str | None:
+    """``"canvas"`` or ``"moodle"`` when ``path`` (a folder or zip) is that LMS's bulk download, else None.
+
+    Raises:
+        IntakeError: ``path`` is a file that cannot be read as a zip.
+    """
+    path = Path(path)
+    wanted = frozenset(wanted)
+    if path.is_dir():
+        container = _Container.of_folder(path)
+        return _layout_of(container, wanted)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return _layout_of(_Container.of_zip(archive, str(path)), wanted)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise IntakeError(f"{path} cannot be read as a zip ({exc})") from None
+
+
+def _layout_of(container: _Container, wanted: frozenset[str]) -> str | None:
+    top = container.top_level()
+    if any(_wanted_name(name, wanted) for name in top):
+        return None
+    if any((m := MOODLE_ENTRY.match(name)) and m["plugin"] == "file" for name in top):
+        return "moodle"
+    if any(_wanted_name(PurePosixPath(relative).name, wanted) for relative in container.files):
+        return None
+    if any(CANVAS_FILE.match(relative) for relative in container.files if "/" not in relative):
+        return "canvas"
+    return None
 
 
 @dataclass

@@ -23,6 +23,7 @@ import nbformat
 import pytest
 
 from autograder.course import commands, release_notebook
+from autograder.course.collect import find_notebooks
 from autograder.course.course_dir import course_config_text
 from autograder.course.exercise_grades import GradesFileError, read_exercise_points
 from autograder.course.feedback_filter import HideHiddenTests, hide_hidden_regions
@@ -30,6 +31,7 @@ from autograder.course.gradebook import cell_grades, gradebook_url
 from autograder.course.nbgrader_cli import nbgrader_environment
 from autograder.course.settings import ASSIGNMENT_ID, CELL_TIMEOUT_SECONDS, SUBMISSION_FILENAME_REGEXP
 from autograder.course.solved import solved_copy
+from autograder.intake import read_roster
 from autograder.layout import EXERCISES_DIR, REPO_ROOT, SOLUTIONS_DIR
 
 SOURCE_NOTEBOOK = SOLUTIONS_DIR / "walkthrough.ipynb"
@@ -166,12 +168,59 @@ def write_lms_zip(submissions: dict, zip_path: Path) -> None:
         "{student}_walkthrough.ipynb",
         "{student}/walkthrough.ipynb",
         "late/{student}_walkthrough (1).ipynb",
+        "{student}/exercises/walkthrough.ipynb",
     )
     with zipfile.ZipFile(zip_path, "w") as archive:
         for index, (student, notebook) in enumerate(submissions.items()):
             archive.writestr(layouts[index % len(layouts)].format(student=student), nbformat.writes(notebook))
         archive.writestr("index.html", "<html>LMS export</html>")
         archive.writestr("correct/notes.txt", "not a notebook")
+
+
+def notebook_zip(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+def test_collect_finds_the_notebook_in_hand_ins_nested_folders_and_canvas_downloads(tmp_path):
+    handin = notebook_zip(tmp_path / "alice.zip", {"walkthrough.ipynb": b"alice", "ex1_softmax.py": b""})
+    nested = tmp_path / "bob"
+    (nested / "exercises").mkdir(parents=True)
+    (nested / "exercises" / "walkthrough.ipynb").write_bytes(b"bob")
+    inner = tmp_path / "inner.zip"
+    notebook_zip(inner, {"exercises/walkthrough.ipynb": b"carol"})
+    zipped_twice = notebook_zip(tmp_path / "carol.zip", {"exercises.zip": inner.read_bytes()})
+    lms = notebook_zip(
+        tmp_path / "lms.zip",
+        {"dave/exercises/walkthrough.ipynb": b"dave", "erin_walkthrough.ipynb": b"erin", "index.html": b""},
+    )
+    canvas = notebook_zip(tmp_path / "canvas.zip", {"doejane_1234_99_walkthrough-1.ipynb": b"jane"})
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student_id,canvas_id\njdoe,1234\n")
+    found = find_notebooks(
+        [handin, nested, zipped_twice, lms, canvas], tmp_path / "work", read_roster(roster)
+    )
+    assert found == {
+        "alice": b"alice",
+        "bob": b"bob",
+        "carol": b"carol",
+        "dave": b"dave",
+        "erin": b"erin",
+        "jdoe": b"jane",
+    }
+
+
+@pytest.mark.parametrize("bad", ["damaged.zip", "notes.txt", "missing.zip"])
+def test_collect_of_a_bad_path_is_one_readable_line(tmp_path, capsys, bad):
+    if bad != "missing.zip":
+        (tmp_path / bad).write_bytes(b"this is not a zip")
+    status = run_course(tmp_path / "course", "collect", str(tmp_path / bad))
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err.startswith(f"course collect: {tmp_path / bad}") and err.count("\n") == 1, err
+    assert "Traceback" not in err
 
 
 def nbgrader_validate(notebook_path: Path) -> str:

@@ -1,42 +1,145 @@
-"""Bring in submissions downloaded from an LMS as one zip, through nbgrader's ``zip_collect``."""
+"""Bring in the notebooks downloaded from an LMS, through nbgrader's ``zip_collect``.
+
+Accepted, one or more paths at once:
+
+- an LMS download (a zip or its unpacked folder) holding ``<student>_walkthrough.ipynb`` or
+  ``<student>/walkthrough.ipynb`` at any depth, also ``<student>/exercises/walkthrough.ipynb``;
+- a Canvas or Moodle bulk download (:mod:`autograder.intake`), mapped to student ids by a roster;
+- a folder or zip per student (named after the student) with ``walkthrough.ipynb`` at the top or one
+  level down (``exercises/`` or ``exercises.zip`` inside): what ``python -m exercises.handin`` writes.
+
+Every notebook found is filed as ``<student>_walkthrough.ipynb`` in one zip under
+``downloaded/walkthrough/archive/``, then nbgrader's ``zip_collect`` files it under ``submitted/``.
+"""
 
 from __future__ import annotations
 
+import re
 import shutil
+import tempfile
 import zipfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+
+from autograder import intake
 
 from .course_dir import submitted_students
 from .nbgrader_cli import run_nbgrader
-from .settings import ASSIGNMENT_ID
+from .settings import ASSIGNMENT_ID, NOTEBOOK_FILENAME, SUBMISSION_FILENAME_REGEXP
+
+COLLECTED_ZIP = "collected.zip"
+NESTING_FOLDERS = frozenset({"exercises", ASSIGNMENT_ID})
 
 
-def collect_zip(course_root: Path, zip_path: Path) -> list[str]:
-    """Extract ``zip_path`` into the course and file each notebook under ``submitted/<student>/``.
+class CollectError(ValueError):
+    """A download that cannot be read (one line, naming the path)."""
 
-    The zip replaces any earlier download in ``downloaded/walkthrough/archive/``; students it holds get
-    their ``submitted/`` folder replaced, others keep theirs. Student ids come from the file names
-    (``settings.SUBMISSION_FILENAME_REGEXP``): ``<student>_walkthrough.ipynb`` or
-    ``<student>/walkthrough.ipynb``, at any depth.
+
+def _notebooks_by_lms_name(container: intake._Container) -> dict[str, bytes]:
+    """``student -> notebook`` for files named as ``zip_collect`` expects, at any depth."""
+    found: dict[str, bytes] = {}
+    for relative in sorted(container.files):
+        match = re.match(SUBMISSION_FILENAME_REGEXP, f"/{relative}")
+        if match is None:
+            continue
+        student = match["student_id"]
+        parts = PurePosixPath(relative).parts
+        if student in NESTING_FOLDERS and len(parts) >= 3:
+            student = parts[-3]  # <student>/exercises/walkthrough.ipynb
+        if student in NESTING_FOLDERS:
+            continue
+        found.setdefault(student, container.files[relative]())
+    return found
+
+
+def _own_notebook(container: intake._Container) -> bool:
+    """Whether this folder or zip is one student's: the notebook at its top or in ``exercises/``."""
+    for relative in container.files:
+        parts = PurePosixPath(relative).parts
+        if parts[-1] == NOTEBOOK_FILENAME and (
+            len(parts) == 1 or (len(parts) == 2 and parts[0] in NESTING_FOLDERS)
+        ):
+            return True
+    return not any(r.endswith(".ipynb") for r in container.files) and any(
+        r.lower().endswith(".zip") and r.count("/") <= 1 for r in container.files
+    )
+
+
+def check_paths(paths: list[Path]) -> None:
+    """Refuse a path that does not exist or a file that is not a zip, before anything is written.
+
+    Raises:
+        CollectError: naming the path.
+    """
+    for path in map(Path, paths):
+        if not path.exists():
+            raise CollectError(f"{path}: no such file or folder")
+        if path.is_file() and not zipfile.is_zipfile(path):
+            raise CollectError(f"{path} is not a zip file (give the LMS download as it came, or its folder)")
+
+
+def find_notebooks(paths: list[Path], workdir: Path, roster: intake.Roster | None = None) -> dict[str, bytes]:
+    """``student -> notebook bytes`` from every path (see the module's text).
+
+    Raises:
+        CollectError: a path that does not exist or a file that cannot be read as a zip.
+    """
+    wanted = {NOTEBOOK_FILENAME}
+    notebooks: dict[str, bytes] = {}
+    check_paths(paths)
+    for path in map(Path, paths):
+        try:
+            layout = intake.lms_layout(path, wanted)
+        except intake.IntakeError as exc:
+            raise CollectError(str(exc)) from None
+        if layout is None:
+            archive = zipfile.ZipFile(path) if path.is_file() else None
+            try:
+                container = (
+                    intake._Container.of_zip(archive, str(path))
+                    if archive
+                    else intake._Container.of_folder(path)
+                )
+                if not _own_notebook(container):
+                    notebooks.update(_notebooks_by_lms_name(container))
+                    continue
+            except (zipfile.BadZipFile, OSError) as exc:
+                raise CollectError(f"{path} cannot be read as a zip ({exc})") from None
+            finally:
+                if archive is not None:
+                    archive.close()
+        gathered = intake.gather([path], workdir, roster=None if layout is None else roster, wanted=wanted)
+        for submission in gathered.submissions:
+            if submission.source is not None:
+                notebooks[submission.student] = (submission.source / NOTEBOOK_FILENAME).read_bytes()
+    return notebooks
+
+
+def collect_zip(
+    course_root: Path, zip_path: Path | list[Path], roster: intake.Roster | None = None
+) -> list[str]:
+    """File every notebook in ``zip_path`` (one path or several) under ``submitted/<student>/``.
+
+    The download replaces any earlier one in ``downloaded/walkthrough/archive/``; students it holds get
+    their ``submitted/`` folder replaced, others keep theirs.
 
     Returns:
         The ids of the students with a submission after collecting, sorted.
 
     Raises:
-        FileNotFoundError: No such zip.
-        zipfile.BadZipFile: The file is not a zip.
+        CollectError: a path that does not exist, cannot be read, or holds no notebook.
     """
-    zip_path = Path(zip_path).resolve()
-    if not zip_path.is_file():
-        raise FileNotFoundError(f"no zip at {zip_path}")
-    with zipfile.ZipFile(zip_path) as archive:
-        bad_member = archive.testzip()
-    if bad_member is not None:
-        raise zipfile.BadZipFile(f"{zip_path}: {bad_member} is damaged")
+    paths = [Path(p).resolve() for p in (zip_path if isinstance(zip_path, list) else [zip_path])]
+    with tempfile.TemporaryDirectory(prefix="collect-") as workdir:
+        notebooks = find_notebooks(paths, Path(workdir), roster)
+    if not notebooks:
+        shown = ", ".join(map(str, paths))
+        raise CollectError(f"{shown}: no {NOTEBOOK_FILENAME} in it (nothing was collected)")
     archive_dir = Path(course_root) / "downloaded" / ASSIGNMENT_ID / "archive"
     if archive_dir.exists():
         shutil.rmtree(archive_dir)
     archive_dir.mkdir(parents=True)
-    shutil.copyfile(zip_path, archive_dir / zip_path.name)
+    with zipfile.ZipFile(archive_dir / COLLECTED_ZIP, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for student, data in sorted(notebooks.items()):
+            archive.writestr(f"{student}_{NOTEBOOK_FILENAME}", data)
     run_nbgrader(course_root, ["zip_collect", ASSIGNMENT_ID, "--force"])
     return submitted_students(Path(course_root))

@@ -20,11 +20,13 @@ from pathlib import Path
 from .settings import ASSIGNMENT_ID, CELL_TIMEOUT_SECONDS, DEFAULT_COURSE_DIR
 
 COLLECT_HELP = f"""\
-Bring in the submissions downloaded from an LMS as one zip (nbgrader zip_collect). A student's id is read
-from each notebook's path in the zip, at any depth: <student>_{ASSIGNMENT_ID}.ipynb or
-<student>/{ASSIGNMENT_ID}.ipynb, also with a suffix before .ipynb ("<student>_{ASSIGNMENT_ID} (1).ipynb");
-ids are letters, digits, _ . @ -. Other files are skipped. Each student in the zip gets a fresh
-submitted/<student>/{ASSIGNMENT_ID}/.
+Bring in the notebooks downloaded from an LMS (nbgrader zip_collect). Give the download as a zip or its
+unpacked folder, or one folder or zip per student (as python -m exercises.handin writes them). A student's
+id is read from each notebook's path, at any depth: <student>_{ASSIGNMENT_ID}.ipynb,
+<student>/{ASSIGNMENT_ID}.ipynb or <student>/exercises/{ASSIGNMENT_ID}.ipynb, also with a suffix before
+.ipynb ("<student>_{ASSIGNMENT_ID} (1).ipynb"); ids are letters, digits, _ . @ -. A Canvas or Moodle bulk
+download is split per student, the ids mapped by --roster. Other files are skipped. Each student found
+gets a fresh submitted/<student>/{ASSIGNMENT_ID}/.
 """
 
 AUTOGRADE_HELP = f"""\
@@ -68,7 +70,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         description=COLLECT_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    collect.add_argument("zip", type=Path, metavar="ZIP", help="the submissions downloaded as one zip")
+    collect.add_argument(
+        "zip", type=Path, nargs="+", metavar="PATH", help="the download (zip or folder), or one per student"
+    )
+    collect.add_argument(
+        "--roster",
+        type=Path,
+        metavar="CSV",
+        help="student ids for a Canvas or Moodle download (see grade --help)",
+    )
 
     autograde = verbs.add_parser(
         "autograde",
@@ -108,14 +118,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the chosen ``course`` verb; returns the exit status."""
+    from autograder.intake import IntakeError
+
     from .autograde import CourseError
+    from .collect import CollectError
     from .exercise_grades import GradesFileError
     from .feedback import FeedbackLeakError
     from .nbgrader_cli import NbgraderError
 
     try:
         return VERB_RUNNERS[args.course_verb](args)
-    except (CourseError, NbgraderError, FeedbackLeakError, GradesFileError, FileNotFoundError) as error:
+    except (
+        CourseError,
+        CollectError,
+        IntakeError,
+        NbgraderError,
+        FeedbackLeakError,
+        GradesFileError,
+        FileNotFoundError,
+    ) as error:
         print(f"course {args.course_verb}: {error}", file=sys.stderr)
         return 1
 
@@ -142,10 +163,14 @@ def _release(args: argparse.Namespace) -> int:
 
 
 def _collect(args: argparse.Namespace) -> int:
-    from .collect import collect_zip
+    from autograder.intake import read_roster
+
+    from .collect import check_paths, collect_zip
     from .course_dir import ensure_course
 
-    students = collect_zip(ensure_course(args.course), args.zip)
+    check_paths(list(args.zip))
+    roster = read_roster(args.roster) if args.roster else None
+    students = collect_zip(ensure_course(args.course), list(args.zip), roster)
     print(f"{len(students)} submissions in {args.course / 'submitted'}: {', '.join(students)}")
     return 0
 
