@@ -36,10 +36,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from autograder import limits as limits_module
 from autograder.collect import CheckResult, ChecksPlugin, GraderBug
 from autograder.layout import GRADERS_DIR, MAX_TOTAL
-from autograder.limits import Limits
 from autograder.results import (
     SubmissionResult,
     read_result,
@@ -48,6 +46,9 @@ from autograder.results import (
     write_outputs,
     write_result,
 )
+from autograder.sandbox import confine
+from autograder.sandbox import limits as limits_module
+from autograder.sandbox.limits import Limits
 from autograder.staging import BadSubmission, stage, student_id
 
 if TYPE_CHECKING:
@@ -130,9 +131,11 @@ def _warm_imports() -> None:
     import torch
 
     torch.set_num_threads(1)
-    limits_module.worker_file_rules()  # worked out once; every worker forked later inherits it
-    from autograder.sandbox import _project_modules
+    confine.worker_file_rules()  # worked out once; every worker forked later inherits it
+    confine.seccomp_available()  # libseccomp loaded here: a worker may not read this project's files
+    from autograder.sandbox import _project_modules, use_namespaces
 
+    use_namespaces()  # probed once: every worker of the batch is confined alike
     _project_modules()  # from now on the project's modules are noted as they are imported
 
 

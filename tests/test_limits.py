@@ -114,7 +114,7 @@ def test_confined_process_opens_no_tcp_connection():
 
 def test_worker_rules_hide_the_project_and_keep_python():
     readable, hidden = limits.worker_file_rules()
-    project = Path(limits.__file__).resolve().parent.parent
+    project = Path(limits.__file__).resolve().parents[2]
     assert str(project / "solutions") in hidden and str(project / "autograder") in hidden
     allowed = limits._allowed_paths(readable, hidden)
     assert not any(Path(path).resolve().is_relative_to(project / "solutions") for path in allowed)

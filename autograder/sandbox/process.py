@@ -5,6 +5,14 @@ grading engine. Each exercise gets its own worker, forked from the (warm) gradin
 that patches ``torch`` at import or crashes cannot touch another exercise's checks. A worker is killed
 and replaced after a timeout, a crash or a broken message; the call that saw it fails with a
 :class:`~autograder.protocol.SubmissionError` and the next call gets a fresh worker.
+
+Where the kernel allows it (:func:`autograder.sandbox.confine.namespaces_available`) a worker is three
+processes: its *keeper*, forked from the grading process, drops to ``nobody`` (as root) and makes new
+user, PID, network and mount namespaces; the keeper's child is the init of that PID namespace (it mounts
+the namespace's own ``/proc`` and reaps orphans), and the init's child is the worker proper, which
+confines itself and runs the submission. Killing the keeper kills the init (parent-death signal), and
+when a PID namespace's init ends the kernel kills every process in it: no daemon of the submission
+outlives its worker. The keeper ends the way the worker did (same exit code or signal).
 """
 
 from __future__ import annotations
@@ -21,10 +29,11 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from autograder import limits as limits_module
 from autograder import protocol
 from autograder.layout import EXERCISE_BY_ID
-from autograder.limits import Limits
+from autograder.sandbox import confine
+from autograder.sandbox import limits as limits_module
+from autograder.sandbox.limits import Limits
 from autograder.staging import PACKAGE
 
 WORKER_FAILED_TO_START = 70
@@ -50,6 +59,9 @@ class WorkerProcess:
         # Listed here, where the module table's pages are this process's own: walking the whole table
         # in the child would copy them all (8 ms a worker).
         project = _project_modules()
+        if _NAMESPACES is None:
+            use_namespaces()
+        confine.seccomp_available()  # libseccomp found and loaded here, where the project is readable
         pid = fork()
         if pid == 0:
             try:
@@ -89,6 +101,8 @@ class WorkerProcess:
             status = limits_module.reap(self.pid)
         else:
             limits_module.kill_process_group(self.pid)
+        if confine.BUDGET.active:
+            confine.BUDGET.remove_worker(self.pid)
         return limits_module.describe_exit(status)
 
 
@@ -113,8 +127,8 @@ def _become_worker(
     sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
     os.chdir(root)
     sys.dont_write_bytecode = True
-    limits_module.confine_worker(limits, root)
-    limits_module.die_with_parent(parent)
+    in_namespaces = _start_namespaces(limits, (request_read, reply_write), parent)
+    limits_module.confine_worker(limits, root, own_namespaces=in_namespaces)
     given = sys.modules.get("solutions.model")
     _forget_the_project(project)
     if given is not None:
@@ -131,6 +145,95 @@ def _become_worker(
     os._exit(0)
 
 
+def _start_namespaces(limits: Limits, pipes: tuple[int, int], parent: int) -> bool:
+    """In the freshly forked keeper: drop privileges, make the namespaces and fork their init, which
+    forks the worker. Returns in the worker only (True), or at once in this process (False) where the
+    kernel makes no namespace. The keeper and the init never return."""
+    if confine.BUDGET.active and limits_module.drops_privileges():
+        confine.BUDGET.join(limits.memory_mb * 1024 * 1024, limits.max_processes)
+    limits_module.drop_privileges()
+    entered = _NAMESPACES and confine.enter_namespaces()
+    limits_module.die_with_parent(parent)  # after every change of credentials, which clears it
+    if not entered:
+        return False
+    keeper = os.getpid()
+    alive_read, alive_write = os.pipe()
+    status_read, status_write = os.pipe()
+    init = fork()
+    if init == 0:
+        os.close(alive_write)
+        os.close(status_read)
+        _become_init(alive_read, status_write, keeper)  # returns in the worker only
+        return True
+    for fd in (*pipes, alive_read, status_write):
+        os.close(fd)
+    while True:
+        try:
+            os.waitpid(init, 0)
+            break
+        except InterruptedError:
+            continue
+        except ChildProcessError:
+            break
+    report = os.read(status_read, 16)
+    if len(report) != 8:
+        os._exit(WORKER_FAILED_TO_START)
+    _end_like(int.from_bytes(report, "big", signed=True))
+
+
+def _become_init(alive_read: int, status_write: int, keeper: int) -> None:
+    """The PID namespace's init: its own ``/proc``, then fork the worker, reap every process left to it
+    and, when the worker ends, tell the keeper how and end (which ends the whole namespace)."""
+    limits_module.confine._prctl(limits_module.PR_SET_PDEATHSIG, signal.SIGKILL)
+    if select.select([alive_read], [], [], 0)[0]:  # the keeper died before the line above
+        os._exit(WORKER_FAILED_TO_START)
+    os.close(alive_read)
+    if not confine.mount_own_proc():
+        os._exit(WORKER_FAILED_TO_START)
+    worker = fork()
+    if worker == 0:
+        os.close(status_write)
+        limits_module.confine._prctl(limits_module.PR_SET_PDEATHSIG, signal.SIGKILL)
+        return
+    os.closerange(3, resource_max_fd())
+    _reap_until(worker, status_write)
+
+
+def _reap_until(worker: int, status_write: int) -> None:
+    while True:
+        try:
+            pid, status = os.waitpid(-1, 0)
+        except InterruptedError:
+            continue
+        except ChildProcessError:
+            os._exit(WORKER_FAILED_TO_START)
+        if pid == worker:
+            os.write(status_write, status.to_bytes(8, "big", signed=True))
+            os._exit(0)
+
+
+def _end_like(status: int) -> None:
+    """End this process as the one whose wait ``status`` this is ended (exit code or signal)."""
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        with contextlib.suppress(OSError, ValueError):
+            signal.signal(number, signal.SIG_DFL)
+            os.kill(os.getpid(), number)
+        os._exit(128 + number)
+    os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+
+
+_NAMESPACES: bool | None = None
+
+
+def use_namespaces(enabled: bool | None = None) -> bool:
+    """Whether workers started from now on get namespaces of their own (by default where the kernel
+    allows them: probed once, in the warm-up, so that every worker of a batch is confined alike)."""
+    global _NAMESPACES
+    _NAMESPACES = confine.namespaces_available() if enabled is None else bool(enabled)
+    return _NAMESPACES
+
+
 # What a worker keeps of this project: its own code and the zoo's model classes (which may cross).
 WORKER_MODULES = frozenset(
     {
@@ -139,6 +242,9 @@ WORKER_MODULES = frozenset(
         "autograder.limits",
         "autograder.protocol",
         "autograder.sandbox",
+        "autograder.sandbox.confine",
+        "autograder.sandbox.limits",
+        "autograder.sandbox.process",
         "autograder.staging",
         "autograder.worker",
         "autograder.graders",

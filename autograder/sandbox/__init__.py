@@ -1,0 +1,29 @@
+"""Isolation of the learners' code: worker processes (:mod:`.process`), their limits (:mod:`.limits`)
+and the kernel's confinement of them (:mod:`.confine`: namespaces, Landlock, seccomp, cgroups).
+
+``autograder.sandbox`` keeps the names the rest of the project imported from the single module it was.
+"""
+
+from __future__ import annotations
+
+from autograder.sandbox.process import (
+    WORKER_FAILED_TO_START,
+    WORKER_MODULES,
+    SandboxConnection,
+    WorkerProcess,
+    _forget_the_project,
+    _project_modules,
+    fork,
+    use_namespaces,
+)
+
+__all__ = [
+    "WORKER_FAILED_TO_START",
+    "WORKER_MODULES",
+    "SandboxConnection",
+    "WorkerProcess",
+    "_forget_the_project",
+    "_project_modules",
+    "fork",
+    "use_namespaces",
+]

@@ -1,0 +1,236 @@
+"""The worker's confinement, one mechanism at a time: no network of any kind, its own processes only.
+
+Each check grades a small submission through :class:`autograder.sandbox.SandboxConnection` in a fresh
+Python process, as this user and (when the tests run as root, as CI does) again as an unused uid
+switched to with ``setpriv``, so that what holds for root and for a normal user is tested alike.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+# Tries every way out to the listeners; returns one code per attempt: 0 reached, else the errno.
+REACH_OUT = r"""
+import errno
+import socket
+
+
+def reach_out(tcp_port, udp_port, unix_path, abstract_name):
+    codes = []
+
+    def attempt(family, kind, address, send=False):
+        try:
+            sock = socket.socket(family, kind)
+        except OSError as exc:
+            codes.append(exc.errno or -1)
+            return
+        try:
+            sock.settimeout(2)
+            if send:
+                sock.sendto(b"leak", address)
+            else:
+                sock.connect(address)
+                sock.sendall(b"leak")
+            codes.append(0)
+        except OSError as exc:
+            codes.append(exc.errno or -1)
+        finally:
+            sock.close()
+
+    attempt(socket.AF_INET, socket.SOCK_STREAM, ("127.0.0.1", tcp_port))
+    attempt(socket.AF_INET, socket.SOCK_DGRAM, ("127.0.0.1", udp_port), send=True)
+    attempt(socket.AF_UNIX, socket.SOCK_STREAM, unix_path)
+    attempt(socket.AF_UNIX, socket.SOCK_STREAM, "\0" + abstract_name)
+    try:
+        raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+        raw.close()
+        codes.append(0)
+    except OSError as exc:
+        codes.append(exc.errno or -1)
+    try:
+        left, right = socket.socketpair()
+        left.close()
+        right.close()
+        codes.append(0)
+    except OSError as exc:
+        codes.append(exc.errno or -1)
+    return codes
+"""
+
+SUBMISSION = (
+    REACH_OUT
+    + r"""
+import torch
+
+
+def softmax_with_temperature(logits, temperature=1.0, dim=-1):
+    return torch.tensor(reach_out(*[int(x) for x in logits[:2].tolist()], UNIX, ABSTRACT))
+"""
+)
+
+# Run by a fresh Python (as root, or as an unused uid): grade SUBMISSION's one call, print the reply.
+GRADE_ONE_CALL = r"""
+import json, shutil, sys, tempfile
+from pathlib import Path
+
+import torch
+
+import autograder.worker  # noqa: F401
+from autograder import engine, sandbox
+from autograder.sandbox.limits import Limits
+from autograder.staging import stage
+from autograder.submission import Submission
+
+source, argument = Path(sys.argv[1]), [float(x) for x in json.loads(sys.argv[2])]
+staged = Path(tempfile.mkdtemp(prefix="ag-test-"))
+try:
+    stage(source, staged)
+    engine._make_readable(staged)
+    connection = sandbox.SandboxConnection(staged, Limits(call_timeout=20))
+    try:
+        value = Submission(connection).ex1.softmax_with_temperature(torch.tensor(argument))
+    finally:
+        connection.close()
+finally:
+    shutil.rmtree(staged, ignore_errors=True)
+print(json.dumps(value.tolist()))
+"""
+
+
+def unused_uid() -> int:
+    """A uid with no account and no process (CI runs as root: the normal user is simulated with it)."""
+    running = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                running.add(os.stat(f"/proc/{entry}").st_uid)
+            except OSError:
+                pass
+    for uid in range(23_000, 24_000):
+        try:
+            pwd.getpwuid(uid)
+        except KeyError:
+            if uid not in running:
+                return uid
+    raise RuntimeError("no unused uid")
+
+
+def users() -> list[str]:
+    """``root`` and ``user`` when the tests run as root, else only ``user`` (this normal user)."""
+    return ["root", "user"] if os.geteuid() == 0 else ["user"]
+
+
+def as_user(user: str, command: list[str]) -> list[str]:
+    if user == "root" or os.geteuid() != 0:
+        return command
+    uid = unused_uid()
+    return ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", *command]
+
+
+@pytest.fixture
+def shared_dir():
+    """A folder every user may read and write (as /tmp is), removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="ag-sandbox-test-"))
+    folder.chmod(0o777)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def grade_one_call(user: str, source: Path, argument: list[float]) -> list:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    command = as_user(user, [sys.executable, "-c", GRADE_ONE_CALL, str(source), json.dumps(argument)])
+    done = subprocess.run(command, check=False, capture_output=True, text=True, env=env, cwd="/", timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+class Listeners:
+    """TCP and UDP on 127.0.0.1, a Unix socket file anyone may connect to, an abstract Unix socket."""
+
+    def __init__(self, folder: Path):
+        self.tcp = socket.socket()
+        self.tcp.bind(("127.0.0.1", 0))
+        self.tcp.listen(8)
+        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.udp.bind(("127.0.0.1", 0))
+        self.unix_path = str(folder / "listener.sock")
+        self.unix = socket.socket(socket.AF_UNIX)
+        self.unix.bind(self.unix_path)
+        os.chmod(self.unix_path, 0o777)
+        self.unix.listen(8)
+        self.abstract_name = f"ag-sandbox-test-{os.getpid()}"
+        self.abstract = socket.socket(socket.AF_UNIX)
+        self.abstract.bind("\0" + self.abstract_name)
+        self.abstract.listen(8)
+        for sock in (self.tcp, self.udp, self.unix, self.abstract):
+            sock.setblocking(False)
+
+    @property
+    def ports(self) -> list[float]:
+        return [float(self.tcp.getsockname()[1]), float(self.udp.getsockname()[1])]
+
+    def received(self) -> list[str]:
+        """What reached each listener (and drains it)."""
+        got = []
+        for name, sock in (("tcp", self.tcp), ("unix", self.unix), ("abstract", self.abstract)):
+            try:
+                while True:
+                    sock.accept()[0].close()
+                    got.append(name)
+            except BlockingIOError:
+                pass
+        try:
+            while True:
+                self.udp.recv(64)
+                got.append("udp")
+        except BlockingIOError:
+            pass
+        return got
+
+    def close(self) -> None:
+        for sock in (self.tcp, self.udp, self.unix, self.abstract):
+            sock.close()
+
+
+@pytest.fixture
+def listeners(shared_dir):
+    found = Listeners(shared_dir)
+    yield found
+    found.close()
+
+
+def test_the_listeners_are_reachable_from_an_unconfined_process(listeners):
+    """The check below could fail: the same attempts from this process reach every listener."""
+    scope: dict = {}
+    exec(REACH_OUT, scope)  # noqa: S102  (the submission's own code, run here unconfined)
+    tcp, udp = (int(port) for port in listeners.ports)
+    codes = scope["reach_out"](tcp, udp, listeners.unix_path, listeners.abstract_name)
+    assert codes[:4] == [0, 0, 0, 0]
+    assert sorted(listeners.received()) == ["abstract", "tcp", "udp", "unix"]
+
+
+@pytest.mark.parametrize("user", users())
+def test_a_worker_opens_no_socket_of_any_family(user, listeners, shared_dir):
+    source = shared_dir / f"net-{user}"
+    source.mkdir()
+    text = SUBMISSION.replace("UNIX, ABSTRACT", f"{listeners.unix_path!r}, {listeners.abstract_name!r}")
+    (source / "ex1_softmax.py").write_text(text)
+    for path in (source, source / "ex1_softmax.py"):
+        path.chmod(path.stat().st_mode | stat.S_IROTH | stat.S_IXOTH)
+    codes = grade_one_call(user, source, listeners.ports)
+    # TCP, UDP, Unix path, Unix abstract, raw, socketpair: each refused when the socket is made.
+    assert codes == [1, 1, 1, 1, 1, 1], codes
+    assert listeners.received() == []
