@@ -16,15 +16,23 @@ and the stub gets, in its place::
 
 ``python -m autograder release`` rewrites ``exercises/``; ``--check`` reports drift without writing;
 ``--bundle PATH`` also writes what learners download (a folder, or a zip when PATH ends in ``.zip``).
+
+A release records what it wrote (``exercises/.released.json``, each file's SHA-256; not committed).
+The next one rewrites or removes a file only while it is still what a release wrote; a file edited by
+hand (or added) since then stops the release, which names it, unless ``--force``. Before any recorded
+release (a fresh clone), what the last commit holds counts as released (``git status``).
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import hashlib
 import io
+import json
 import re
 import shutil
+import subprocess
 import sys
 import tokenize
 import zipfile
@@ -39,6 +47,7 @@ IGNORED_SUFFIXES = (".pyc", ".pyo")
 BUNDLE_TEMPLATES_DIR = Path(__file__).resolve().parent / "learner_bundle"
 BUNDLE_TEMPLATES = ("README.md", "pyproject.toml")
 ZIP_TIMESTAMP = (2020, 1, 1, 0, 0, 0)
+MANIFEST = ".released.json"
 
 _EXERCISE_FILE = re.compile(r"^(ex\d+)_\w*\.py$")
 _BEGIN = re.compile(r"^#\s*BEGIN SOLUTION\b\s*:?\s*(?P<todo>.*?)\s*$")
@@ -48,6 +57,14 @@ _PLACEHOLDER = "@@solution-region-{}@@"
 
 class StubError(ValueError):
     """Malformed solution markers, or a solution file that does not give a valid stub."""
+
+
+class EditedFiles(RuntimeError):
+    """Files of ``exercises/`` changed since the last release wrote them; ``files`` names them."""
+
+    def __init__(self, files: list[str]):
+        super().__init__(", ".join(files))
+        self.files = files
 
 
 @dataclass(frozen=True)
@@ -276,10 +293,92 @@ def _existing_files(exercises_dir: Path) -> dict[str, Path]:
         relative = path.relative_to(exercises_dir)
         if any(part in IGNORED_DIRS for part in relative.parts) or not path.is_file():
             continue
-        if path.name.endswith(IGNORED_SUFFIXES) or relative.as_posix() == NOTEBOOK:
+        if path.name.endswith(IGNORED_SUFFIXES) or relative.as_posix() in (NOTEBOOK, MANIFEST):
             continue
         existing[relative.as_posix()] = path
     return existing
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_manifest(dest: Path) -> dict[str, str] | None:
+    """What the last release wrote into ``dest`` (relative path -> SHA-256), or None before any."""
+    try:
+        data = json.loads((Path(dest) / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else None
+
+
+def _record(dest: Path, written: dict[str, bytes], keep: dict[str, str] | None = None) -> None:
+    manifest = dict(keep or {})
+    manifest.update({relative: _digest(data) for relative, data in written.items()})
+    text = json.dumps(dict(sorted(manifest.items())), indent=1) + "\n"
+    (Path(dest) / MANIFEST).write_text(text, encoding="utf-8")
+
+
+def _changed_since_commit(dest: Path) -> dict[str, bool] | None:
+    """Files under ``dest`` that differ from the last commit -> whether the commit has them at all;
+    None outside git."""
+    try:
+        listing = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=all", "--no-renames", "--", "."],
+            cwd=dest,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        ).stdout
+        prefix = subprocess.run(
+            ["git", "rev-parse", "--show-prefix"], cwd=dest, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    changed = {}
+    for line in listing.splitlines():
+        path = line[3:].strip().strip('"')
+        if path.startswith(prefix):
+            changed[path[len(prefix) :]] = not line.startswith("??")
+    return changed
+
+
+def edited_files(dest: Path = EXERCISES_DIR, *, solutions_dir: Path = SOLUTIONS_DIR) -> list[str]:
+    """The files of ``dest`` a release would rewrite or remove that are not what the last release wrote.
+
+    A file already equal to what ``solutions_dir`` makes is never in the list. What the last release
+    wrote is in ``dest/.released.json``; without it, what the last commit holds (a file not committed
+    yet counts as released when ``solutions_dir`` has its source); outside git nothing is listed.
+    """
+    dest = Path(dest)
+    if not dest.is_dir():
+        return []
+    manifest = read_manifest(dest)
+    changed = _changed_since_commit(dest) if manifest is None else None
+    if manifest is None and changed is None:
+        return []
+
+    wanted = render_exercises(solutions_dir)
+
+    def released(relative: str, path: Path) -> bool:
+        if manifest is not None:
+            return manifest.get(relative) == _digest(path.read_bytes())
+        if relative not in (changed or {}):
+            return True
+        # not committed yet: a release made it when solutions/ has its source
+        return not changed[relative] and relative in wanted
+
+    edited = []
+    for relative, path in _existing_files(dest).items():
+        if relative in wanted and _read(path) == wanted[relative]:
+            continue
+        if not released(relative, path):
+            edited.append(f"{dest.name}/{relative}")
+    notebook = dest / NOTEBOOK
+    if notebook.is_file() and (manifest is None or NOTEBOOK in manifest) and not released(NOTEBOOK, notebook):
+        edited.append(f"{dest.name}/{NOTEBOOK}")
+    return edited
 
 
 def check_exercises(dest: Path = EXERCISES_DIR, *, solutions_dir: Path = SOLUTIONS_DIR) -> list[str]:
@@ -304,14 +403,24 @@ def check_exercises(dest: Path = EXERCISES_DIR, *, solutions_dir: Path = SOLUTIO
     return drift
 
 
-def write_exercises(dest: Path = EXERCISES_DIR, *, solutions_dir: Path = SOLUTIONS_DIR) -> list[str]:
+def write_exercises(
+    dest: Path = EXERCISES_DIR, *, solutions_dir: Path = SOLUTIONS_DIR, force: bool = False
+) -> list[str]:
     """Make ``dest`` exactly what ``solutions_dir`` renders (notebook aside); return what changed.
 
     Only changed files are written; files with no source are removed. Everything is rendered before
-    anything is written, so a malformed solution leaves ``dest`` untouched.
+    anything is written, so a malformed solution leaves ``dest`` untouched; so does a file edited since
+    the last release (unless ``force``). What was written is recorded in ``dest/.released.json``.
+
+    Raises:
+        StubError: a malformed solution.
+        EditedFiles: files of ``dest`` that hold edits, when not ``force``.
     """
     dest = Path(dest)
     wanted = render_exercises(solutions_dir)
+    edited = [] if force else edited_files(dest, solutions_dir=solutions_dir)
+    if edited:
+        raise EditedFiles(edited)
     existing = _existing_files(dest)
     changes = []
     for relative, content in wanted.items():
@@ -325,6 +434,9 @@ def write_exercises(dest: Path = EXERCISES_DIR, *, solutions_dir: Path = SOLUTIO
         if relative not in wanted:
             path.unlink()
             changes.append(f"removed {dest.name}/{relative}")
+    previous = read_manifest(dest) or {}
+    notebook = {NOTEBOOK: previous[NOTEBOOK]} if NOTEBOOK in previous else {}
+    _record(dest, {r: c.encode("utf-8", errors="surrogateescape") for r, c in wanted.items()}, notebook)
     return changes
 
 
@@ -394,6 +506,8 @@ def _release_notebook(exercises_dir: Path, solutions_dir: Path) -> str:
     except ImportError as exc:
         return f"notebook not released: autograder.course.release_notebook is not available ({exc})"
     released = release_notebook(exercises_dir)
+    if Path(released).resolve() == (exercises_dir / NOTEBOOK).resolve():
+        _record(exercises_dir, {NOTEBOOK: Path(released).read_bytes()}, read_manifest(exercises_dir))
     return f"released {_shown(Path(released))} (nbgrader)"
 
 
@@ -405,6 +519,11 @@ def _shown(path: Path) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="rewrite exercises/ even where a file was edited since the last release (the edits are lost)",
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
         "--check",
@@ -432,10 +551,17 @@ def run(args: argparse.Namespace) -> int:
                 return 1
             print(f"{EXERCISES_DIR.name}/ is current with {SOLUTIONS_DIR.name}/ (notebook not checked here).")
             return 0
-        changes = write_exercises()
+        changes = write_exercises(force=args.force)
     except StubError as exc:
         print(f"release failed: {exc}", file=sys.stderr)
         return 2
+    except EditedFiles as exc:
+        print(
+            f"release stopped, nothing written: {', '.join(exc.files)} changed since the last release "
+            f"(edit {SOLUTIONS_DIR.name}/ instead, or run again with --force to overwrite them)",
+            file=sys.stderr,
+        )
+        return 1
     for line in changes:
         print(line)
     if not changes:

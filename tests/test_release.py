@@ -283,13 +283,59 @@ def test_write_then_check_a_temporary_copy(tmp_path):
     assert any("differs" in line and "exercises/ex1_softmax.py" in line for line in drift), drift
     assert any("extra" in line and "exercises/stale.py" in line for line in drift), drift
     assert any("missing" in line and "exercises/model.py" in line for line in drift), drift
-    changes = release.write_exercises(exercises, solutions_dir=solutions)
+    with pytest.raises(release.EditedFiles) as edited:
+        release.write_exercises(exercises, solutions_dir=solutions)
+    assert edited.value.files == ["exercises/ex1_softmax.py", "exercises/stale.py"]
+    assert (exercises / "ex1_softmax.py").read_text() == "tampered\n", (
+        "nothing is written when files hold edits"
+    )
+    changes = release.write_exercises(exercises, solutions_dir=solutions, force=True)
     assert sorted(changes) == [
         "added   exercises/model.py",
         "removed exercises/stale.py",
         "updated exercises/ex1_softmax.py",
     ]
     assert check_exercises(exercises, solutions_dir=solutions) == []
+
+
+def test_release_rewrites_files_a_release_wrote_when_solutions_change(tmp_path):
+    solutions = tmp_path / "solutions"
+    shutil.copytree(SOLUTIONS_DIR, solutions, ignore=shutil.ignore_patterns("__pycache__"))
+    exercises = tmp_path / "exercises"
+    release.write_exercises(exercises, solutions_dir=solutions)
+    recorded = json.loads((exercises / release.MANIFEST).read_text())
+    assert set(recorded) == set(render_exercises(solutions))
+    hints = solutions / "hints.py"
+    hints.write_text(hints.read_text() + "\n# a new hint\n")
+    assert release.edited_files(exercises, solutions_dir=solutions) == []
+    assert release.write_exercises(exercises, solutions_dir=solutions) == ["updated exercises/hints.py"]
+
+
+def test_without_a_record_or_git_nothing_counts_as_edited(tmp_path):
+    solutions = tmp_path / "solutions"
+    shutil.copytree(SOLUTIONS_DIR, solutions, ignore=shutil.ignore_patterns("__pycache__"))
+    exercises = tmp_path / "exercises"
+    release.write_exercises(exercises, solutions_dir=solutions)
+    (exercises / release.MANIFEST).unlink()
+    (exercises / "ex1_softmax.py").write_text("tampered\n")
+    assert release.edited_files(exercises, solutions_dir=solutions) == []
+
+
+def test_the_demo_class_takes_stubs_made_from_solutions_not_the_working_exercises(tmp_path, monkeypatch):
+    from autograder.demo import classroom
+
+    tried = tmp_path / "working-exercises"
+    shutil.copytree(EXERCISES_DIR, tried, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copyfile(SOLUTIONS_DIR / "ex1_softmax.py", tried / "ex1_softmax.py")  # the instructor tried ex1
+    monkeypatch.setattr("autograder.layout.EXERCISES_DIR", tried)
+    monkeypatch.setattr("autograder.release.EXERCISES_DIR", tried)
+    folders = classroom.write_demo_class(tmp_path / "demo")
+    not_started = next(folder for folder in folders if folder.name == "demo-not-started")
+    stubs = render_exercises(SOLUTIONS_DIR)
+    assert sorted(p.name for p in not_started.iterdir()) == sorted(ex.filename for ex in EXERCISES)
+    for exercise in EXERCISES:
+        assert (not_started / exercise.filename).read_text() == stubs[exercise.filename]
+    assert "EXERCISES_DIR" not in Path(classroom.__file__).read_text()
 
 
 # --- the real exercises/ ----------------------------------------------------------------------------
@@ -382,8 +428,10 @@ def copy_of_repository(dest: Path, *, with_notebook: bool) -> Path:
     return dest
 
 
-def test_release_check_fails_on_a_tampered_copy_and_release_repairs_it(tmp_path):
+def test_release_check_fails_on_a_tampered_copy_and_release_repairs_it_only_when_forced(tmp_path):
     repo = copy_of_repository(tmp_path / "repo", with_notebook=False)
+    (repo / "exercises" / release.MANIFEST).unlink(missing_ok=True)
+    release.write_exercises(repo / "exercises", solutions_dir=repo / "solutions")  # what a release wrote
     stub = repo / "exercises" / "ex2_distillation.py"
     stub.write_text(stub.read_text() + "\n# edited by hand\n")
     env = dict(os.environ, PYTHONPATH=str(repo))
@@ -400,8 +448,25 @@ def test_release_check_fails_on_a_tampered_copy_and_release_repairs_it(tmp_path)
     assert "exercises/ex2_distillation.py" in check.stdout
     assert stub.read_text().endswith("# edited by hand\n"), "--check must not write"
 
+    refused = subprocess.run(
+        [sys.executable, "-m", "autograder", "release", "--bundle", str(tmp_path / "bundle.zip")],
+        check=False,
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
+    assert (
+        "release stopped, nothing written: exercises/ex2_distillation.py changed since the last release"
+        in (refused.stderr)
+    )
+    assert "--force" in refused.stderr
+    assert stub.read_text().endswith("# edited by hand\n") and not (tmp_path / "bundle.zip").exists()
+
     rewrite = subprocess.run(
-        [sys.executable, "-m", "autograder", "release"],
+        [sys.executable, "-m", "autograder", "release", "--force"],
         check=False,
         cwd=repo,
         env=env,
@@ -490,7 +555,12 @@ def test_bundle_readme_and_pyproject_tell_the_learner_what_to_do(tmp_path):
     for exercise in EXERCISES:
         row = next(line for line in readme.splitlines() if line.startswith(f"| {exercise.id} |"))
         assert f"exercises/{exercise.filename}" in row and f"pytest exercises -m {exercise.id}" in row
-    for needed in ("python -m exercises.hints ex", "not started", "jupyter lab", "exercises.zip"):
+    for needed in (
+        "python -m exercises.hints ex",
+        "not started",
+        "jupyter lab",
+        "python -m exercises.handin STUDENT_ID",
+    ):
         assert needed in readme
 
     project = tomllib.loads((bundle / "pyproject.toml").read_text(encoding="utf-8"))
