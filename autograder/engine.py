@@ -911,14 +911,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     paths = list(args.submissions)
-    if not paths:
-        from autograder.demo.classroom import write_demo_class
+    try:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        if not paths:
+            from autograder.demo.classroom import write_demo_class
 
-        demo_dir = Path(args.out) / "demo-submissions"
-        paths = write_demo_class(demo_dir)
-        print(f"No submission given: grading the demo class written to {demo_dir}", file=sys.stderr)
-    with tempfile.TemporaryDirectory(prefix="ag-intake-") as unpacked:
-        return _run_intake(args, paths, Path(unpacked))
+            demo_dir = Path(args.out) / "demo-submissions"
+            paths = write_demo_class(demo_dir)
+            print(f"No submission given: grading the demo class written to {demo_dir}", file=sys.stderr)
+        with tempfile.TemporaryDirectory(prefix="ag-intake-") as unpacked:
+            return _run_intake(args, paths, Path(unpacked))
+    except OSError as exc:
+        print(
+            f"error: {exc.filename or args.out}: {exc.strerror or exc}; nothing more was written",
+            file=sys.stderr,
+        )
+        return 2
 
 
 def _run_intake(args: argparse.Namespace, paths: list[Path], unpacked: Path) -> int:

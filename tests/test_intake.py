@@ -336,3 +336,12 @@ def test_grading_a_canvas_download_writes_a_row_and_one_line_per_student_with_th
     ]:
         assert captured.err.count(f"{student}: {note}") == 1, captured.err
     assert "Traceback" not in captured.err + captured.out
+
+
+def test_an_output_folder_that_cannot_be_made_is_one_line_naming_it(tmp_path, capsys):
+    blocker = tmp_path / "out"
+    blocker.write_text("a file where the output folder should go")
+    status = main(["grade", str(tmp_path / "alice"), "--out", str(blocker)])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.startswith(f"error: {blocker}: ") and err.count("\n") == 1 and "Traceback" not in err
