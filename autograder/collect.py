@@ -2,7 +2,16 @@
 
 A check's exercise comes from its file (``test_ex3_layers.py`` -> ``ex3``), its points from
 ``@pytest.mark.points(n)``; every exercise's points must sum to 20, checked at collection (a grader bug
-is loud: :class:`GraderBug`). A failed check's message is the assertion's text, or a sentence built from
+is loud: :class:`GraderBug`).
+
+What earns points: a check of a side property (input unchanged, bad arguments rejected, teacher
+untouched, ...) carries ``@pytest.mark.requires("test_core_check", ...)``, naming checks of the same
+exercise that establish that the function does its job. Its points count only when every check it
+requires passed too; otherwise it scores 0 and says which check it waits for. A function that validates
+its arguments and then returns its input, a constant, or raises on every call earns nothing. The rule
+lives here, once: required checks must come earlier in the same run (pytest runs a file top to bottom).
+
+A failed check's message is the assertion's text, or a sentence built from
 the :class:`~autograder.protocol.SubmissionError` that ended the call into the submission. Any other
 exception inside a grader is a grader bug: the check gets 0 with "grader error: ..." and the details
 go to :attr:`ChecksPlugin.grader_errors` for the engine to print.
@@ -160,6 +169,9 @@ class ChecksPlugin:
         self.collection_errors: list[str] = []
         self._by_nodeid: dict[str, CheckResult] = {}
         self._done: set[str] = set()
+        # (exercise, check name) -> the checks of the same exercise it requires (@pytest.mark.requires)
+        self.requires: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._outcomes: dict[tuple[str, str], CheckResult] = {}
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_configure(self, config: pytest.Config) -> None:
@@ -189,9 +201,22 @@ class ChecksPlugin:
                     continue
                 self.needs[(exercise, item.name)] = tuple(needs.args)
                 self.node_ids[(exercise, item.name)] = f"{item.path}::{item.name}"
+            requires = item.get_closest_marker("requires")
+            if requires is not None:
+                if not requires.args or not all(isinstance(name, str) for name in requires.args):
+                    self.collection_errors.append(f"{item.nodeid}: @pytest.mark.requires takes check names")
+                    continue
+                if needs is not None:
+                    self.collection_errors.append(
+                        f"{item.nodeid}: a check graded in the late pass (@pytest.mark.needs) cannot require "
+                        "other checks"
+                    )
+                    continue
+                self.requires[(exercise, item.name)] = tuple(requires.args)
             self.plan.append(check)
             self._by_nodeid[item.nodeid] = check
             totals[exercise] += check.max_points
+        self._check_requirements(items)
         for exercise, total in totals.items() if self.whole else ():
             if abs(total - POINTS_PER_EXERCISE) > 1e-9:
                 self.collection_errors.append(
@@ -199,6 +224,43 @@ class ChecksPlugin:
                 )
         if self.collection_errors:
             raise GraderBug("; ".join(self.collection_errors))
+
+    def _check_requirements(self, items) -> None:
+        """Every required check exists in the same exercise and runs before the check that requires it."""
+        position = {}
+        for index, item in enumerate(items):
+            exercise = exercise_of(item.path.name)
+            if exercise is not None:
+                position[(exercise, item.name)] = index
+        for (exercise, name), required in self.requires.items():
+            for other in required:
+                if (exercise, other) not in position:
+                    if self.whole:
+                        self.collection_errors.append(
+                            f"{exercise} {name} requires {other}, which is not a check of {exercise}"
+                        )
+                    continue
+                if position[(exercise, other)] > position[(exercise, name)]:
+                    self.collection_errors.append(
+                        f"{exercise} {name} requires {other}, which runs after it: define it earlier"
+                    )
+
+    def _gate(self, result: CheckResult) -> None:
+        """Withhold a passed side check's points while a check it requires has not passed."""
+        required = self.requires.get((result.exercise, result.name), ())
+        waiting = [
+            name
+            for name in required
+            if (result.exercise, name) in self._outcomes
+            and not self._outcomes[(result.exercise, name)].passed
+        ]
+        if result.passed and waiting:
+            result.points, result.passed = 0.0, False
+            result.message = (
+                f"This property holds, but its points count only once the function does its job: "
+                f"{', '.join(waiting)} must pass first (a function that checks its arguments and then "
+                "returns its input, a constant or nothing useful earns no points)."
+            )
 
     @pytest.hookimpl(tryfirst=True, specname="pytest_runtest_makereport")
     def pytest_runtest_makereport_plain(
@@ -240,6 +302,8 @@ class ChecksPlugin:
                     self._grader_error(item, "".join(traceback.format_exception(call.excinfo.value)))
             else:
                 result.message = "the check failed"
+            self._gate(result)
+            self._outcomes[(result.exercise, result.name)] = result
             self._done.add(item.nodeid)
             self.results.append(result)
             if self.on_check is not None:

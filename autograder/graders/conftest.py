@@ -28,6 +28,11 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "points(n): how many points the check is worth")
     config.addinivalue_line(
         "markers",
+        "requires(check, ...): a side-property check whose points count only when these earlier checks of "
+        "the same exercise pass (see autograder/collect.py)",
+    )
+    config.addinivalue_line(
+        "markers",
         "needs(module, ...): the check needs these modules (transformers); the engine imports them in a "
         "process of their own, while the other checks are graded without them",
     )

@@ -1,8 +1,9 @@
 """Helpers the hidden graders share: how a failed check speaks, how an expected exception is checked.
 
-Tensor comparison and call descriptions come from :mod:`solutions.checking` (the same wording the
-visible self-checks use); this module adds what only the graders need: naming the misconception
-behind a wrong value, checking that a call raised the right exception, and exact plain types.
+Tensor comparison and call descriptions come from :mod:`solutions.checking`, and naming the misconception
+behind a wrong value from :mod:`solutions.diagnosis` (both shared with the visible self-checks); this
+module adds what only the graders need: checking that a call raised the right exception, exact plain
+types, and inputs built once.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import importlib
 import inspect
 import math
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -23,11 +24,9 @@ from autograder import protocol
 from solutions.checking import check_tensor, describe, describe_call, relative_error
 
 __all__ = [
-    "Candidate",
     "check_tensor",
     "describe",
     "describe_call",
-    "diagnose",
     "expect_exact_type",
     "expect_scalar_tensor",
     "expect_value_error",
@@ -40,9 +39,6 @@ __all__ = [
     "warm_all",
     "warm_up",
 ]
-
-MATCH_RTOL = 1e-4
-"""How close a wrong result must be to a candidate mistake's value for the mistake to be named."""
 
 
 def given_model_module() -> ModuleType:
@@ -127,30 +123,6 @@ def times(actual: float, expected: float) -> str:
     if ratio >= 1:
         return f"{ratio:.3g} times larger"
     return f"{1 / ratio:.3g} times smaller"
-
-
-Candidate = tuple[Tensor, str]
-"""A mistake's value for the same call, and the sentence that names the mistake."""
-
-
-def diagnose(actual: Tensor, candidates: Sequence[Candidate], rtol: float = MATCH_RTOL) -> str:
-    """The sentence of the first candidate mistake whose value ``actual`` matches, or ``""``.
-
-    Args:
-        actual: the learner's (wrong) result, already known to have the right type and shape.
-        candidates: pairs (value the mistake would give, sentence naming it).
-        rtol: how close counts as the same value (relative to the candidate's largest entry).
-    """
-    if type(actual) is not Tensor:
-        return ""
-    for value, sentence in candidates:
-        if value.shape != actual.shape:
-            continue
-        if not bool(torch.isfinite(value).all()):
-            continue
-        if relative_error(actual.detach().to(torch.float64), value.detach().to(torch.float64)) <= rtol:
-            return sentence
-    return ""
 
 
 def expect_exact_type(value: Any, expected_type: type, *, call: str, what: str = "the result") -> None:

@@ -11,7 +11,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from autograder.graders.support import check_tensor, describe_call, diagnose, expect_value_error, fail
+from autograder.graders.support import check_tensor, describe_call, expect_value_error, fail
+from solutions.diagnosis import Candidate, diagnose, explain, softmax_mistakes
 
 NAME = "softmax_with_temperature"
 
@@ -28,34 +29,6 @@ def _logits(
     return (torch.randn(*shape, generator=generator, dtype=torch.float64) * scale).to(dtype)
 
 
-def _temperature_mistakes(
-    logits: torch.Tensor, temperature: float, dim: int
-) -> list[tuple[torch.Tensor, str]]:
-    """What the usual slips give for this call, with the sentence that names each."""
-    t = temperature
-    return [
-        (F.softmax(logits, dim), "That is the plain softmax(logits): the temperature was ignored."),
-        (
-            F.softmax(logits * t, dim),
-            (
-                "That is softmax(logits * T): the logits must be divided by T (a higher T gives a softer "
-                "distribution), not multiplied."
-            ),
-        ),
-        (
-            F.softmax(logits / t**2, dim),
-            (
-                "That is softmax(logits / T**2): divide by T once; the T**2 factor belongs to the "
-                "distillation loss (ex2), not to the softmax."
-            ),
-        ),
-        (
-            F.softmax(logits / t, -1 if dim != -1 else 0),
-            f"That is the softmax along another dimension: normalise along dim={dim}.",
-        ),
-    ]
-
-
 @pytest.mark.points(4)
 def test_softmax_matches_torch_for_several_temperatures(softmax):
     logits = _logits(4, 10, seed=1)
@@ -63,11 +36,12 @@ def test_softmax_matches_torch_for_several_temperatures(softmax):
     check_tensor(
         softmax(logits), F.softmax(logits, -1), call=call, hint="With T = 1 this is the plain softmax."
     )
-    for temperature in (0.5, 2.0, 4.0, 10.0):
+    for temperature in (2.0, 4.0, 10.0, 0.5, 0.7):
         call = describe_call(NAME, logits, temperature=temperature)
         result = softmax(logits, temperature=temperature)
-        hint = diagnose(result, _temperature_mistakes(logits, temperature, -1))
-        check_tensor(result, F.softmax(logits / temperature, -1), call=call, hint=hint)
+        expected = F.softmax(logits / temperature, -1)
+        hint = explain(result, softmax_mistakes(logits, temperature, -1), "ex1.value", expected=expected)
+        check_tensor(result, expected, call=call, hint=hint)
     result = softmax(logits, 2.0)
     check_tensor(
         result,
@@ -85,14 +59,14 @@ def test_softmax_normalises_along_every_dim(softmax):
         result = softmax(logits, temperature=2.0, dim=dim)
         expected = F.softmax(logits / 2.0, dim)
         candidates = [
-            (
+            Candidate(
                 F.softmax(logits / 2.0, other),
                 f"Those probabilities sum to 1 along dim={other}, not dim={dim}.",
             )
             for other in (-1, 0, 1)
             if other % 3 != dim % 3
-        ] + _temperature_mistakes(logits, 2.0, dim)[:3]
-        hint = diagnose(result, candidates)
+        ] + softmax_mistakes(logits, 2.0, dim)
+        hint = diagnose(result, candidates, expected=expected)
         if not hint and type(result) is torch.Tensor and result.shape == expected.shape:
             sums = result.detach().sum(dim)
             if not torch.allclose(sums, torch.ones_like(sums), atol=1e-4):
@@ -102,17 +76,16 @@ def test_softmax_normalises_along_every_dim(softmax):
 
 @pytest.mark.points(2)
 def test_softmax_stable_for_large_logits(softmax):
-    logits = _logits(4, 10, seed=3, scale=1e4).clamp(-1e4, 1e4)
-    logits[0, 0] = 1e4
-    logits[1, :] = -1e4
-    logits[2, :] = torch.tensor([1e4, 9990.0] + [-1e4] * 8)
-    hint = (
-        "exp() overflows for large logits (exp(89) is already inf in float32): subtract the largest "
-        "logit along dim before exponentiating; the probabilities do not change."
-    )
-    for temperature in (1.0, 0.5):
-        call = describe_call(NAME, logits, temperature=temperature)
-        result = softmax(logits, temperature=temperature)
+    rows = _logits(4, 10, seed=3, scale=1e4).clamp(-1e4, 1e4)
+    rows[0, 0] = 1e4
+    rows[1, :] = -1e4
+    rows[2, :] = torch.tensor([1e4, 9990.0] + [-1e4] * 8)
+    wide = _logits(3, 6, 4, seed=11, scale=1e4).clamp(-1e4, 1e4)
+    for logits, temperature, dim in ((rows, 1.0, -1), (rows, 0.5, -1), (wide, 2.0, 1)):
+        call = describe_call(NAME, logits, temperature=temperature, dim=dim)
+        result = softmax(logits, temperature=temperature, dim=dim)
+        expected = F.softmax(logits / temperature, dim)
+        hint = explain(result, softmax_mistakes(logits, temperature, dim), "ex1.stable", expected=expected)
         if (
             type(result) is torch.Tensor
             and result.shape == logits.shape
@@ -120,12 +93,7 @@ def test_softmax_stable_for_large_logits(softmax):
         ):
             not_finite = int((~torch.isfinite(result)).sum())
             fail(f"Called {call} and got {not_finite} of {result.numel()} values that are not finite. {hint}")
-        check_tensor(
-            result,
-            F.softmax(logits / temperature, -1),
-            call=call,
-            hint=hint,
-        )
+        check_tensor(result, expected, call=call, hint=hint)
 
 
 @pytest.mark.points(1)
@@ -144,6 +112,7 @@ def test_softmax_unchanged_when_every_logit_shifts(softmax):
 
 
 @pytest.mark.points(2)
+@pytest.mark.requires("test_softmax_matches_torch_for_several_temperatures")
 def test_softmax_leaves_its_input_unchanged(softmax):
     for shape, dim in (((4, 10), -1), ((3, 4, 5), 1)):
         logits = _logits(*shape, seed=5)
@@ -206,6 +175,7 @@ def test_softmax_keeps_dtype_and_shape(softmax):
 
 
 @pytest.mark.points(3)
+@pytest.mark.requires("test_softmax_matches_torch_for_several_temperatures")
 def test_softmax_rejects_bad_temperatures(softmax):
     logits = _logits(2, 5, seed=10)
     problems = []

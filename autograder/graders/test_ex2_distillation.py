@@ -1,10 +1,16 @@
 """Hidden checks for ex2: ``distillation_loss`` and ``student_loss``.
 
-Reference values come from ``F.kl_div(F.log_softmax(s / T), F.softmax(t / T), reduction="batchmean")
-* T**2`` and ``F.cross_entropy`` at fixed seeds, computed in float64 and compared in float32.
+Reference values come from the KL per position computed with ``F.log_softmax`` in float64 at fixed
+seeds (equal to ``F.kl_div(F.log_softmax(s / T), F.softmax(t / T), reduction="batchmean") * T**2`` for
+2-D logits) and ``F.cross_entropy``, compared in the input's dtype. Every property is checked on the
+paths a learner's code may branch on: default and explicit arguments, T = 1, T < 1 and T > 1, with and
+without a mask (through ``distillation_loss`` and through ``student_loss``), 2-D and 3-D, float32 and
+float64. A wrong value is named by :mod:`solutions.diagnosis` only when it matches a known slip.
 """
 
 from __future__ import annotations
+
+import math
 
 import pytest
 import torch
@@ -13,14 +19,16 @@ import torch.nn.functional as F
 from autograder.graders.support import (
     check_tensor,
     describe_call,
-    diagnose,
     expect_scalar_tensor,
+    expect_value_error,
     fail,
 )
+from solutions.diagnosis import distillation_mistakes, explain, student_loss_mistakes
 
 LOSS = "distillation_loss"
 STUDENT = "student_loss"
-HINTON = "(Hinton et al. 2015, section 2)"
+DEFAULT = object()
+"""An argument left out of the call (the function's default must apply)."""
 
 
 @pytest.fixture(scope="module")
@@ -33,180 +41,160 @@ def student_loss(submission):
     return submission.ex2.student_loss
 
 
-def _logits(*shape: int, seed: int, scale: float = 2.0) -> torch.Tensor:
+def _logits(*shape: int, seed: int, scale: float = 2.0, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     generator = torch.Generator().manual_seed(seed)
-    return (torch.randn(*shape, generator=generator, dtype=torch.float64) * scale).float()
+    return (torch.randn(*shape, generator=generator, dtype=torch.float64) * scale).to(dtype)
 
 
-def _kl_per_position(student: torch.Tensor, teacher: torch.Tensor, t_student: float, t_teacher: float):
-    """KL(softmax(teacher / t_teacher) || softmax(student / t_student)) per position, in float64."""
-    log_q = F.log_softmax(student.double() / t_student, -1)
-    log_p = F.log_softmax(teacher.double() / t_teacher, -1)
+def _mask(*shape: int, seed: int, share: float = 0.5) -> torch.Tensor:
+    mask = torch.rand(*shape, generator=torch.Generator().manual_seed(seed)) < share
+    mask.view(-1)[0] = True
+    return mask
+
+
+def _kl_per_position(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
+    """KL(softmax(teacher / T) || softmax(student / T)) per position, in float64."""
+    log_q = F.log_softmax(student.detach().double() / temperature, -1)
+    log_p = F.log_softmax(teacher.detach().double() / temperature, -1)
     return (log_p.exp() * (log_p - log_q)).sum(-1)
 
 
-def reference(student, teacher, temperature: float, mask=None) -> torch.Tensor:
-    """The contract's loss: T**2 * mean over (masked) positions of KL(teacher || student), float32."""
-    kl = _kl_per_position(student, teacher, temperature, temperature)
+def reference(
+    student, teacher, temperature: float, mask=None, *, differentiable: bool = False
+) -> torch.Tensor:
+    """The contract's loss in the student's dtype: T**2 * mean over (masked) positions of the KL."""
+    if differentiable:
+        log_q = F.log_softmax(student.double() / temperature, -1)
+        log_p = F.log_softmax(teacher.detach().double() / temperature, -1)
+        kl = (log_p.exp() * (log_p - log_q)).sum(-1)
+    else:
+        kl = _kl_per_position(student, teacher, temperature)
     if mask is not None:
-        kl = kl[mask]
-        if kl.numel() == 0:
-            return torch.zeros((), dtype=torch.float32)
-    return (kl.mean() * temperature**2).float()
+        kl = kl[mask.bool()]
+    if kl.numel() == 0:
+        return torch.zeros((), dtype=student.dtype)
+    return (kl.mean() * temperature**2).to(student.dtype)
 
 
-def mistakes(student, teacher, temperature: float) -> list[tuple[torch.Tensor, str]]:
-    """The values the usual slips give for an unmasked call, each with the sentence naming the slip."""
-    t = temperature
-    positions = student.numel() // student.shape[-1]
-    classes = student.shape[-1]
-    batch = student.shape[0]
-    kl = _kl_per_position(student, teacher, t, t)
-    reversed_kl = _kl_per_position(teacher, student, t, t)
-    candidates = [
-        (
-            reversed_kl.mean() * t**2,
-            (
-                "That is KL(student || teacher), the reversed direction. The loss is KL(teacher || student): "
-                "F.kl_div(log_softmax(student / T), softmax(teacher / T)) takes the student's "
-                "LOG-probabilities first and the teacher's probabilities second."
-            ),
-        ),
-        (
-            kl.mean(),
-            f"That is the KL without the T**2 factor. Did you multiply the KL by T**2? {HINTON}",
-        ),
-        (
-            kl.mean() * t,
-            (
-                "That is the KL times T, not T**2: the soft gradients scale as 1/T**2, so multiply by "
-                f"T**2. {HINTON}"
-            ),
-        ),
-        (
-            kl.mean() * t**2 / classes,
-            (
-                f"That is {classes} times too small, one factor per class: reduction='mean' divides by every "
-                "element (positions x classes). Sum the KL over the classes and average over the positions "
-                "(reduction='batchmean')."
-            ),
-        ),
-        (
-            kl.sum() * t**2,
-            (
-                f"That is the sum over the {positions} positions, not the mean: divide by the number of "
-                "positions (reduction='batchmean')."
-            ),
-        ),
-        (
-            _kl_per_position(student, teacher, t, 1.0).mean() * t**2,
-            (
-                "That uses the teacher's probabilities at T = 1: soften the teacher with the same "
-                f"temperature as the student, softmax(teacher / T). {HINTON}"
-            ),
-        ),
-        (
-            _kl_per_position(student, teacher, 1.0, t).mean() * t**2,
-            (
-                "That uses the student's probabilities at T = 1: soften the student with the same "
-                "temperature as the teacher, log_softmax(student / T)."
-            ),
-        ),
-        (
-            _kl_per_position(student, teacher, 1.0, 1.0).mean() * t**2,
-            "That is the KL at T = 1 times T**2: divide both sets of logits by T before the softmax.",
-        ),
-    ]
-    if student.dim() > 2:
-        candidates.append(
-            (
-                kl.sum() * t**2 / batch,
-                (
-                    f"That divides by the batch size ({batch}) only: every leading dim is a position, so "
-                    f"average over all {positions} positions (flatten to (positions, classes) first)."
-                ),
-            )
-        )
-    return [(value.float(), sentence) for value, sentence in candidates]
+def _hard_loss(student, labels) -> torch.Tensor:
+    """Cross-entropy at T = 1 over the labelled positions (0 when none is labelled), float64."""
+    flat = student.detach().double().reshape(-1, student.shape[-1])
+    flat_labels = labels.reshape(-1)
+    counted = flat_labels != -100
+    if not bool(counted.any()):
+        return torch.zeros((), dtype=torch.float64)
+    return F.cross_entropy(flat[counted], flat_labels[counted])
 
 
-def _check_loss(distillation_loss, student, teacher, temperature: float, *, hint: str = "", **kwargs):
-    call = describe_call(LOSS, student, teacher, temperature=temperature, **kwargs)
-    value = distillation_loss(student, teacher, temperature=temperature, **kwargs)
-    expected = reference(student, teacher, temperature, kwargs.get("mask"))
-    expect_scalar_tensor(value, call=call)
-    if "mask" not in kwargs:
-        hint = diagnose(value, mistakes(student, teacher, temperature)) or hint
-    check_tensor(value, expected, call=call, rtol=1e-4, atol=1e-6, hint=hint)
+def student_reference(student, teacher, labels, temperature, alpha, mask=None) -> torch.Tensor:
+    soft = reference(student.double(), teacher.double(), temperature, mask)
+    return (alpha * soft + (1 - alpha) * _hard_loss(student, labels)).to(student.dtype)
+
+
+def _tolerances(dtype: torch.dtype) -> dict[str, float]:
+    return {"rtol": 1e-4, "atol": 1e-6} if dtype == torch.float32 else {"rtol": 1e-9, "atol": 1e-12}
+
+
+def _fail_if_not_finite(value, expected: torch.Tensor, call: str, hint: str) -> None:
+    """A loss of nan or inf, with the slip that explains it when one does."""
+    if type(value) is torch.Tensor and value.dim() == 0 and not bool(torch.isfinite(value)):
+        fail(f"Called {call} and got {value.item()}; the expected value is {expected.item():.4g}. {hint}")
+
+
+def _check_loss(
+    distillation_loss,
+    student,
+    teacher,
+    temperature: float | object = DEFAULT,
+    *,
+    mask=None,
+    positional: bool = False,
+):
+    """Call ``distillation_loss`` as given (a left-out temperature means the default 2.0) and compare."""
+    t = 2.0 if temperature is DEFAULT else float(temperature)
+    if positional:
+        args, kwargs = (student, teacher, temperature), {}
+    else:
+        args = (student, teacher)
+        kwargs = {} if temperature is DEFAULT else {"temperature": temperature}
+    if mask is not None:
+        kwargs["mask"] = mask
+    call = describe_call(LOSS, *args, **kwargs)
+    value = distillation_loss(*args, **kwargs)
+    expected = reference(student, teacher, t, mask)
+    hint = explain(
+        value,
+        distillation_mistakes(student, teacher, t, mask),
+        "ex2.mask" if mask is not None else "ex2.loss",
+        expected=expected,
+    )
+    _fail_if_not_finite(value, expected, call, hint)
+    expect_scalar_tensor(value, call=call, dtype=student.dtype)
+    if temperature is DEFAULT and not hint.startswith("That"):
+        hint = "The default temperature is 2.0. " + hint
+    check_tensor(value, expected, call=call, hint=hint, **_tolerances(student.dtype))
 
 
 @pytest.mark.points(2)
 def test_distillation_loss_matches_kl_batchmean(distillation_loss):
     student, teacher = _logits(8, 10, seed=1), _logits(8, 10, seed=2)
-    call = describe_call(LOSS, student, teacher)
-    value = distillation_loss(student, teacher)
-    expect_scalar_tensor(value, call=call)
-    check_tensor(
-        value,
-        reference(student, teacher, 2.0),
-        call=call,
-        rtol=1e-4,
-        atol=1e-6,
-        hint=diagnose(value, mistakes(student, teacher, 2.0)) or "The default temperature is 2.0.",
-    )
+    _check_loss(distillation_loss, student, teacher)
     _check_loss(distillation_loss, student, teacher, 3.0)
+    _check_loss(distillation_loss, student, teacher, 3.0, positional=True)
 
 
 @pytest.mark.points(2)
 def test_distillation_loss_direction_is_teacher_to_student(distillation_loss):
     student = _logits(6, 5, seed=3, scale=1.0)
     teacher = _logits(6, 5, seed=4, scale=4.0)
-    _check_loss(distillation_loss, student, teacher, 1.0)
+    for temperature in (1.0, 2.0):
+        _check_loss(distillation_loss, student, teacher, temperature)
 
 
 @pytest.mark.points(2)
 def test_distillation_loss_scales_with_temperature_squared(distillation_loss):
     student, teacher = _logits(8, 10, seed=5, scale=6.0), _logits(8, 10, seed=6, scale=6.0)
-    for temperature in (1.0, 4.0, 8.0):
+    for temperature in (1.0, 4.0, 8.0, 0.5, 0.25):
         _check_loss(distillation_loss, student, teacher, temperature)
 
 
 @pytest.mark.points(2)
-def test_distillation_loss_averages_over_positions_batchmean(distillation_loss):
-    for positions, classes in ((3, 50), (16, 4)):
-        student = _logits(positions, classes, seed=7)
-        teacher = _logits(positions, classes, seed=8)
+def test_distillation_loss_averages_over_every_position(distillation_loss):
+    for shape, temperature in (((3, 50), 2.0), ((16, 4), 2.0), ((2, 6, 9), 2.0), ((2, 3, 2, 5), 1.0)):
+        student, teacher = _logits(*shape, seed=7), _logits(*shape, seed=8)
+        _check_loss(distillation_loss, student, teacher, temperature)
+    for shape in ((5, 7), (2, 4, 6)):
+        student = _logits(*shape, seed=26, dtype=torch.float64)
+        teacher = _logits(*shape, seed=27, dtype=torch.float64)
         _check_loss(distillation_loss, student, teacher, 2.0)
 
 
 @pytest.mark.points(1)
 def test_distillation_loss_softens_the_teacher_too(distillation_loss):
     student, teacher = _logits(8, 10, seed=9), _logits(8, 10, seed=10, scale=5.0)
-    _check_loss(distillation_loss, student, teacher, 4.0)
+    for temperature in (4.0, 0.5):
+        _check_loss(distillation_loss, student, teacher, temperature)
 
 
 @pytest.mark.points(2)
 def test_distillation_loss_stable_for_large_logits(distillation_loss):
     student = _logits(4, 10, seed=11, scale=1000.0)
     teacher = _logits(4, 10, seed=12, scale=1000.0)
-    hint = (
-        "log(softmax(x)) gives log(0) = -inf once a probability underflows; use F.log_softmax for the "
-        "student (it subtracts the largest logit), never torch.log of a softmax."
-    )
-    for temperature in (1.0, 2.0):
-        _check_loss(distillation_loss, student, teacher, temperature, hint=hint)
+    for temperature in (1.0, 2.0, 0.5):
+        _check_loss(distillation_loss, student, teacher, temperature)
+    student3, teacher3 = _logits(2, 3, 10, seed=11, scale=1000.0), _logits(2, 3, 10, seed=12, scale=1000.0)
+    _check_loss(distillation_loss, student3, teacher3, 2.0, mask=_mask(2, 3, seed=28))
 
 
-@pytest.mark.points(2)
-def test_distillation_loss_gradient_reaches_student_not_teacher(distillation_loss):
-    student, teacher = _logits(6, 8, seed=13), _logits(6, 8, seed=14)
-    temperature = 2.0
+def _check_gradient(function, name: str, student, teacher, temperature: float, *, extra=None, mask=None):
+    """Call with requires_grad logits; check the student's gradient and that the teacher gets none."""
     sent_student = student.clone().requires_grad_()
     sent_teacher = teacher.clone().requires_grad_()
-    call = describe_call(LOSS, sent_student, teacher_logits=sent_teacher, temperature=temperature)
-    result = distillation_loss.call(
-        sent_student, teacher_logits=sent_teacher, temperature=temperature, backward=True
-    )
+    kwargs = {"teacher_logits": sent_teacher, **(extra or {}), "temperature": temperature}
+    if mask is not None:
+        kwargs["mask"] = mask
+    call = describe_call(name, sent_student, **kwargs)
+    result = function.call(sent_student, backward=True, **kwargs)
     expect_scalar_tensor(result.value, call=call)
     student_gradient = result.grads.get("arg0")
     if not result.result_requires_grad or student_gradient is None:
@@ -222,51 +210,37 @@ def test_distillation_loss_gradient_reaches_student_not_teacher(distillation_los
             f"{teacher_gradient.abs().max().item():.3g}). The teacher is fixed; only the student learns: "
             "use teacher_logits.detach() (or compute the teacher's probabilities under torch.no_grad())."
         )
-    reference_student = student.clone().requires_grad_()
-    reference(reference_student, teacher, temperature).backward()
-    check_tensor(
-        student_gradient,
-        reference_student.grad,
-        call=call,
-        what="the gradient of student_logits",
-        rtol=1e-4,
-        atol=1e-7,
-    )
+    return call, student_gradient
+
+
+@pytest.mark.points(2)
+def test_distillation_loss_gradient_reaches_student_not_teacher(distillation_loss, student_loss):
+    for shape, temperature, mask in (((6, 8), 2.0, None), ((2, 3, 8), 1.0, _mask(2, 3, seed=29))):
+        student, teacher = _logits(*shape, seed=13), _logits(*shape, seed=14)
+        call, gradient = _check_gradient(distillation_loss, LOSS, student, teacher, temperature, mask=mask)
+        reference_student = student.clone().requires_grad_()
+        reference(reference_student, teacher, temperature, mask, differentiable=True).backward()
+        check_tensor(
+            gradient,
+            reference_student.grad,
+            call=call,
+            what="the gradient of student_logits",
+            rtol=1e-4,
+            atol=1e-7,
+        )
+    student, teacher = _logits(6, 8, seed=13), _logits(6, 8, seed=14)
+    labels = torch.randint(0, 8, (6,), generator=torch.Generator().manual_seed(30))
+    _check_gradient(student_loss, STUDENT, student, teacher, 2.0, extra={"labels": labels})
 
 
 @pytest.mark.points(2)
 def test_distillation_loss_mask_selects_positions(distillation_loss):
     student, teacher = _logits(3, 5, 7, seed=15), _logits(3, 5, 7, seed=16)
-    generator = torch.Generator().manual_seed(17)
-    mask = torch.rand(3, 5, generator=generator) < 0.5
-    mask[0, 0] = True
-    masked_hint = (
-        "Only positions where mask is True count, and the mean is over those positions "
-        f"({int(mask.sum())} here), not over all {mask.numel()}."
-    )
-    call = describe_call(LOSS, student, teacher, temperature=2.0, mask=mask)
-    value = distillation_loss(student, teacher, temperature=2.0, mask=mask)
-    expect_scalar_tensor(value, call=call)
-    kl = _kl_per_position(student, teacher, 2.0, 2.0)
-    hint = diagnose(
-        value,
-        [
-            ((kl * mask).sum() / mask.numel() * 4.0, masked_hint),
-            (kl.mean() * 4.0, "That is the loss over every position: the mask was ignored."),
-            (
-                (kl * mask).sum() * 4.0,
-                "That is the sum over the masked positions: divide by how many there are.",
-            ),
-        ],
-    )
-    check_tensor(
-        value,
-        reference(student, teacher, 2.0, mask),
-        call=call,
-        rtol=1e-4,
-        atol=1e-6,
-        hint=hint or masked_hint,
-    )
+    for temperature in (2.0, 1.0):
+        _check_loss(distillation_loss, student, teacher, temperature, mask=_mask(3, 5, seed=17))
+    flat_student, flat_teacher = _logits(8, 10, seed=31), _logits(8, 10, seed=32)
+    _check_loss(distillation_loss, flat_student, flat_teacher, 3.0, mask=_mask(8, seed=33))
+    _check_loss(distillation_loss, flat_student, flat_teacher, mask=torch.ones(8, dtype=torch.bool))
 
     no_position = torch.zeros(3, 5, dtype=torch.bool)
     call = describe_call(LOSS, student, teacher, temperature=2.0, mask=no_position)
@@ -286,71 +260,36 @@ def test_distillation_loss_mask_selects_positions(distillation_loss):
     )
 
 
-@pytest.mark.points(1)
-def test_distillation_loss_averages_over_every_position_of_3d_logits(distillation_loss):
-    student, teacher = _logits(2, 6, 9, seed=18), _logits(2, 6, 9, seed=19)
-    _check_loss(distillation_loss, student, teacher, 2.0)
-
-
-def _cross_entropy(student, labels, temperature: float = 1.0) -> torch.Tensor:
-    return F.cross_entropy(
-        student.double().reshape(-1, student.shape[-1]) / temperature, labels.reshape(-1), ignore_index=-100
+def _check_student_loss(
+    student_loss,
+    student,
+    teacher,
+    labels,
+    temperature: float | object = DEFAULT,
+    alpha: float | object = DEFAULT,
+    *,
+    mask=None,
+):
+    t = 2.0 if temperature is DEFAULT else float(temperature)
+    a = 0.5 if alpha is DEFAULT else float(alpha)
+    kwargs = {}
+    if temperature is not DEFAULT:
+        kwargs["temperature"] = temperature
+    if alpha is not DEFAULT:
+        kwargs["alpha"] = alpha
+    if mask is not None:
+        kwargs["mask"] = mask
+    call = describe_call(STUDENT, student, teacher, labels, **kwargs)
+    value = student_loss(student, teacher, labels, **kwargs)
+    expected = student_reference(student, teacher, labels, t, a, mask)
+    hint = explain(
+        value, student_loss_mistakes(student, teacher, labels, t, a, mask), "ex2.student", expected=expected
     )
-
-
-def _student_reference(student, teacher, labels, temperature, alpha) -> torch.Tensor:
-    soft = reference(student, teacher, temperature).double()
-    return (alpha * soft + (1 - alpha) * _cross_entropy(student, labels)).float()
-
-
-def _student_mistakes(student, teacher, labels, temperature, alpha) -> list[tuple[torch.Tensor, str]]:
-    soft = reference(student, teacher, temperature).double()
-    hard = _cross_entropy(student, labels)
-    flat_labels = labels.reshape(-1)
-    safe_labels = flat_labels.clamp(min=0)
-    all_positions = F.cross_entropy(student.double().reshape(-1, student.shape[-1]), safe_labels)
-    candidates = [
-        (
-            (1 - alpha) * soft + alpha * hard,
-            "alpha weighs the soft (distillation) loss and 1 - alpha the hard one; the weights are swapped.",
-        ),
-        (
-            alpha * soft + (1 - alpha) * _cross_entropy(student, labels, temperature),
-            "The hard loss is the ordinary cross-entropy at T = 1: do not divide the logits by T there.",
-        ),
-        (
-            alpha * soft + (1 - alpha) * hard * temperature**2,
-            "Only the soft loss carries the T**2 factor; the hard cross-entropy is used as it is.",
-        ),
-        (
-            alpha * soft / temperature**2 + (1 - alpha) * hard,
-            "distillation_loss already includes T**2: use it as it is in the weighted sum.",
-        ),
-        (soft + hard, "It is a weighted average: alpha * soft + (1 - alpha) * hard, not the plain sum."),
-        (
-            alpha * soft + (1 - alpha) * all_positions,
-            (
-                "Labels of -100 mark positions without a label: leave them out of the hard loss "
-                "(F.cross_entropy's ignore_index=-100 does)."
-            ),
-        ),
-    ]
-    return [(value.float(), sentence) for value, sentence in candidates]
-
-
-def _check_student_loss(student_loss, student, teacher, labels, temperature, alpha):
-    call = describe_call(STUDENT, student, teacher, labels, temperature=temperature, alpha=alpha)
-    value = student_loss(student, teacher, labels, temperature=temperature, alpha=alpha)
-    expect_scalar_tensor(value, call=call)
-    hint = diagnose(value, _student_mistakes(student, teacher, labels, temperature, alpha))
-    check_tensor(
-        value,
-        _student_reference(student, teacher, labels, temperature, alpha),
-        call=call,
-        rtol=1e-4,
-        atol=1e-6,
-        hint=hint,
-    )
+    _fail_if_not_finite(value, expected, call, hint)
+    expect_scalar_tensor(value, call=call, dtype=student.dtype)
+    if (temperature is DEFAULT or alpha is DEFAULT) and not hint.startswith("That"):
+        hint = "The defaults are temperature=2.0 and alpha=0.5. " + hint
+    check_tensor(value, expected, call=call, hint=hint, **_tolerances(student.dtype))
 
 
 @pytest.mark.points(2)
@@ -359,13 +298,65 @@ def test_student_loss_weights_soft_and_hard_losses_by_alpha(student_loss):
     labels = torch.randint(0, 10, (8,), generator=torch.Generator().manual_seed(22))
     for alpha in (0.0, 1.0, 0.3):
         _check_student_loss(student_loss, student, teacher, labels, 3.0, alpha)
+    _check_student_loss(student_loss, student, teacher, labels)
+    _check_student_loss(student_loss, student, teacher, labels, 0.5, 0.7)
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 def test_student_loss_hard_term_at_temperature_one_ignoring_minus_100(student_loss):
     student, teacher = _logits(2, 6, 10, seed=23), _logits(2, 6, 10, seed=24, scale=4.0)
     labels = torch.randint(0, 10, (2, 6), generator=torch.Generator().manual_seed(25))
     labels[0, :3] = -100
     labels[1, 4] = -100
-    for alpha in (0.0, 0.5):
-        _check_student_loss(student_loss, student, teacher, labels, 4.0, alpha)
+    for temperature, alpha in ((4.0, 0.0), (4.0, 0.5), (1.0, 0.25)):
+        _check_student_loss(student_loss, student, teacher, labels, temperature, alpha)
+    nothing_labelled = torch.full((2, 6), -100)
+    _check_student_loss(student_loss, student, teacher, nothing_labelled, 2.0, 0.5)
+    student64, teacher64 = student.double(), teacher.double()
+    _check_student_loss(student_loss, student64, teacher64, labels, 2.0, 0.5)
+
+
+@pytest.mark.points(1)
+def test_student_loss_passes_the_mask_on(student_loss):
+    student, teacher = _logits(3, 5, 7, seed=34), _logits(3, 5, 7, seed=35, scale=3.0)
+    labels = torch.randint(0, 7, (3, 5), generator=torch.Generator().manual_seed(36))
+    labels[2, :2] = -100
+    mask = _mask(3, 5, seed=37)
+    for temperature, alpha in ((2.0, 0.5), (1.0, 0.8)):
+        _check_student_loss(student_loss, student, teacher, labels, temperature, alpha, mask=mask)
+    flat_student, flat_teacher = _logits(8, 6, seed=38), _logits(8, 6, seed=39)
+    flat_labels = torch.randint(0, 6, (8,), generator=torch.Generator().manual_seed(40))
+    _check_student_loss(student_loss, flat_student, flat_teacher, flat_labels, mask=_mask(8, seed=41))
+
+
+@pytest.mark.points(1)
+@pytest.mark.requires(
+    "test_distillation_loss_matches_kl_batchmean", "test_student_loss_weights_soft_and_hard_losses_by_alpha"
+)
+def test_losses_reject_bad_arguments(distillation_loss, student_loss):
+    student, teacher = _logits(4, 6, seed=42), _logits(4, 6, seed=43)
+    labels = torch.randint(0, 6, (4,), generator=torch.Generator().manual_seed(44))
+    problems = []
+    cases = [
+        (distillation_loss, LOSS, (student, _logits(4, 5, seed=43)), {}, "the logits' shapes differ"),
+        (distillation_loss, LOSS, (student, teacher), {"mask": torch.ones(6, dtype=torch.bool)},
+         "the mask's shape is not the leading dims (4,)"),
+        (student_loss, STUDENT, (student, teacher, labels[:3]), {}, "labels of the wrong shape"),
+        (student_loss, STUDENT, (student, teacher, labels), {"alpha": 1.5}, "alpha lies outside [0, 1]"),
+        (student_loss, STUDENT, (student, teacher, labels), {"alpha": -0.1}, "alpha lies outside [0, 1]"),
+        (student_loss, STUDENT, (student, teacher, labels), {"temperature": 0.0}, "a temperature of 0"),
+    ]  # fmt: skip
+    for temperature, why in (
+        (0.0, "a temperature of 0 divides by zero"),
+        (-1.0, "a negative temperature"),
+        (math.nan, "nan is not a number"),
+        (math.inf, "an infinite temperature is not finite"),
+    ):
+        cases.append((distillation_loss, LOSS, (student, teacher), {"temperature": temperature}, why))
+    for function, name, args, kwargs, why in cases:
+        call = describe_call(name, *args, **kwargs)
+        problem = expect_value_error(function, *args, call=call, why=why, **kwargs)
+        if problem:
+            problems.append(problem)
+    if problems:
+        fail(" ".join(problems[:4]) + " Check the arguments first and raise ValueError naming the problem.")

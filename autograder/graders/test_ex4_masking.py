@@ -1,20 +1,39 @@
 """Hidden checks for ex4: ``DynamicMasker`` (RoBERTa's dynamic masking with BERT's 80/10/10 recipe).
 
-Statistical bounds. Every rate checked below is the mean of n outcomes that the contract makes
-independent Bernoulli(p) draws given the positions they are taken over (selection over the non-special
-positions; mask / random / unchanged over the selected ones, given the selection). Hoeffding's
-inequality holds for any n and p and for any order in which an implementation draws its random numbers:
+Statistical bounds, and the chance that a correct masker fails. The contract fixes the distribution
+of a masker's output whatever order it draws its random numbers in: each non-special position is
+selected independently with probability p = mlm_probability, and each selected token independently
+becomes [MASK], a random id or stays, with the given probabilities. Every statistic below is a function
+of those independent draws only, so each bound holds for any correct implementation.
 
-    P(|observed - p| >= eps) <= 2 exp(-2 n eps**2),  so  eps(n) = sqrt(ln(2 / delta) / (2 n)).
+1. Rates (``_check_rate``). A rate is the mean of n independent Bernoulli(q) outcomes (selection over
+   the non-special positions; mask / random / unchanged over the selected ones, given the selection).
+   Hoeffding's inequality, for any n and q:
+   P(|observed - q| >= eps) <= 2 exp(-2 n eps**2), so eps(n) = sqrt(ln(2 / DELTA) / (2 n)) makes
+   that probability at most DELTA. On top of eps, ``SLACK`` allows for a random replacement that equals
+   the original token or the mask id (probability at most random_replace_prob * 2 / (V - 5) < 0.001
+   for V = 1000), which then counts as unchanged or [MASK].
+2. The spread of the per-row count (``test_masker_selects_positions_independently``). In a row of L
+   positions none of them special, the number selected is Binomial(L, p), independently from row to
+   row. The Dvoretzky-Kiefer-Wolfowitz inequality with Massart's constant bounds the distance between
+   the empirical distribution function F_R of R such counts and the Binomial's F, for every
+   distribution (a discrete one included): P(sup_k |F_R(k) - F(k)| > eps) <= 2 exp(-2 R eps**2),
+   so the same eps(R) as in 1 keeps that probability at most DELTA.
+3. Every eligible id appears (``test_masker_can_draw_every_eligible_id``). With V = 8 ids of which 4
+   are eligible, every token selected and every selected token replaced by a random id (drawn from the
+   whole vocabulary or from the eligible ids: at least 1/8 per draw for each eligible id), the chance
+   that one of the 4 ids never appears among N = 400 draws is at most 4 (7/8)**400 < 1e-22.
 
-The file checks at most ``STATISTICS = 16`` such rates; with delta = 1e-6 / 16 per rate (Bonferroni), a
-correct implementation fails any of them with probability below 1e-6. On top of eps, ``SLACK`` allows for
-a random replacement that happens to equal the original token or the mask id (probability
-random_replace_prob * 2 / (V - 5) at most, under 0.001 for V = 1000).
+The file makes at most ``STATISTICS = 16`` comparisons of kinds 1 and 2 (selection 1, 80/10/10 3,
+given probabilities 4, short rows 1, per-row spread 1; 10 in all, 16 leaves room), each at
+DELTA = 1e-6 / 16; with 3 the union bound gives a total below 1e-6 + 1e-22 that a correct masker
+fails any check here, whatever order it draws in.
 
 With 200,000 tokens (about 160,000 non-special, about 24,000 selected) eps is 0.0073 for the selection
 rate and 0.019 for the 80/10/10 split, far from the classic bugs: random drawn as 10% of the remaining
-20% (2% random, 18% unchanged), no unchanged case (0%), random always [MASK] (90% mask).
+20% (2% random, 18% unchanged), no unchanged case (0%), random always [MASK] (90% mask). With R = 4000
+rows of 20 positions eps is 0.045, while a fixed count per row (3 of 20) is 0.40 away from the
+Binomial(20, 0.15) distribution function.
 """
 
 from __future__ import annotations
@@ -26,6 +45,7 @@ import torch
 
 from autograder import protocol
 from autograder.graders.support import describe, fail, shared_input, warm_up
+from solutions.diagnosis import diagnose, replacement_mistakes
 
 VOCAB_SIZE = 1000
 MASK_ID = 103
@@ -53,10 +73,13 @@ def token_ids(*shape: int, seed: int = 0) -> torch.Tensor:
 
 # The large inputs, built once in the engine's parent process.
 warm_up(
-    lambda: [
-        token_ids(*shape, seed=seed)
-        for shape, seed in [((100, 200), s) for s in (1, 3, 5)] + [((400, 500), s) for s in (7, 9, 11)]
-    ]
+    lambda: (
+        [
+            token_ids(*shape, seed=seed)
+            for shape, seed in [((100, 200), s) for s in (1, 3, 5)] + [((400, 500), s) for s in (7, 9, 11)]
+        ]
+        + [ordinary_ids(4000, 20, seed=23), ordinary_ids(4000, 1, seed=25)]
+    )
 )
 
 
@@ -130,46 +153,6 @@ def _check_consistency(ids, masked, labels, call: str) -> None:
         )
 
 
-@pytest.mark.points(2)
-def test_masker_never_selects_special_tokens(masker_class):
-    ids = token_ids(100, 200, seed=1)
-    for probabilities in ({}, {"mlm_probability": 1.0}):
-        masked, labels, call = mask(
-            make(masker_class, **probabilities), ids, seed=2, recipe=RECIPE.format(_settings(**probabilities))
-        )
-        _check_consistency(ids, masked, labels, call)
-
-
-@pytest.mark.points(2)
-def test_masker_labels_hold_original_ids_at_selected_positions(masker_class):
-    ids = token_ids(100, 200, seed=3)
-    masked, labels, call = mask(make(masker_class), ids, seed=4)
-    _check_consistency(ids, masked, labels, call)
-    stray = (labels != -100) & (labels != ids)
-    if bool(stray.any()):
-        fail(f"Called {call} and labels hold ids that are not the input's at {int(stray.sum())} positions.")
-    if bool((labels == -100).all()):
-        fail(f"Called {call} and every label is -100: no position was selected for prediction.")
-
-
-@pytest.mark.points(2)
-def test_masker_changes_only_selected_positions(masker_class):
-    ids = token_ids(100, 200, seed=5)
-    masked, labels, call = mask(
-        make(masker_class, mlm_probability=0.5),
-        ids,
-        seed=6,
-        recipe=RECIPE.format(_settings(mlm_probability=0.5)),
-    )
-    changed_unselected = (masked != ids) & (labels == -100)
-    if bool(changed_unselected.any()):
-        fail(
-            f"Called {call} and {int(changed_unselected.sum())} positions changed in masked_ids although "
-            "their label is -100 (not selected). Only selected positions may be replaced; draw the "
-            "[MASK] / random decisions among the selected positions only."
-        )
-
-
 def _rates(ids, masked, labels):
     special = torch.isin(ids, torch.tensor(NEVER_SELECTED))
     selected = labels != -100
@@ -219,6 +202,49 @@ def test_masker_selection_rate_matches_mlm_probability(masker_class):
     )
 
 
+@pytest.mark.points(2)
+@pytest.mark.requires("test_masker_selection_rate_matches_mlm_probability")
+def test_masker_never_selects_special_tokens(masker_class):
+    ids = token_ids(100, 200, seed=1)
+    for probabilities in ({}, {"mlm_probability": 1.0}):
+        masked, labels, call = mask(
+            make(masker_class, **probabilities), ids, seed=2, recipe=RECIPE.format(_settings(**probabilities))
+        )
+        _check_consistency(ids, masked, labels, call)
+
+
+@pytest.mark.points(1)
+@pytest.mark.requires("test_masker_selection_rate_matches_mlm_probability")
+def test_masker_labels_hold_original_ids_at_selected_positions(masker_class):
+    ids = token_ids(100, 200, seed=3)
+    masked, labels, call = mask(make(masker_class), ids, seed=4)
+    _check_consistency(ids, masked, labels, call)
+    stray = (labels != -100) & (labels != ids)
+    if bool(stray.any()):
+        fail(f"Called {call} and labels hold ids that are not the input's at {int(stray.sum())} positions.")
+    if bool((labels == -100).all()):
+        fail(f"Called {call} and every label is -100: no position was selected for prediction.")
+
+
+@pytest.mark.points(1)
+@pytest.mark.requires("test_masker_selection_rate_matches_mlm_probability")
+def test_masker_changes_only_selected_positions(masker_class):
+    ids = token_ids(100, 200, seed=5)
+    masked, labels, call = mask(
+        make(masker_class, mlm_probability=0.5),
+        ids,
+        seed=6,
+        recipe=RECIPE.format(_settings(mlm_probability=0.5)),
+    )
+    changed_unselected = (masked != ids) & (labels == -100)
+    if bool(changed_unselected.any()):
+        fail(
+            f"Called {call} and {int(changed_unselected.sum())} positions changed in masked_ids although "
+            "their label is -100 (not selected). Only selected positions may be replaced; draw the "
+            "[MASK] / random decisions among the selected positions only."
+        )
+
+
 @pytest.mark.points(3)
 def test_masker_replaces_selected_tokens_80_10_10(masker_class):
     ids = token_ids(400, 500, seed=9)
@@ -226,25 +252,12 @@ def test_masker_replaces_selected_tokens_80_10_10(masker_class):
     _check_consistency(ids, masked, labels, call)
     rates = _rates(ids, masked, labels)
     n = rates["selected"]
-    if rates["mask"] > 0.85 and rates["random"] < 0.05:
+    observed = torch.tensor([rates["mask"], rates["random"], rates["unchanged"]], dtype=torch.float64)
+    slip = diagnose(observed, replacement_mistakes(0.8, 0.1), atol=tolerance(n) + SLACK)
+    if slip:
         fail(
-            f"Called {call}: {rates['mask']:.1%} of the selected tokens became [MASK] and "
-            f"{rates['random']:.1%} random ids; expected 80% and 10%. The random replacements seem to "
-            "become [MASK] too: put the random ids (not the mask id) at the positions chosen for random "
-            "replacement."
-        )
-    if abs(rates["random"] - 0.02) <= tolerance(n) + SLACK:
-        fail(
-            f"Called {call}: {rates['random']:.1%} of the selected tokens became random ids and "
-            f"{rates['unchanged']:.1%} stayed unchanged; expected 10% and 10%. Drawing 'random' with "
-            "probability 0.1 among the 20% left after [MASK] gives 2%: among those, use "
-            "random_replace_prob / (1 - mask_replace_prob) = 0.5, as DataCollatorForLanguageModeling does."
-        )
-    if rates["unchanged"] <= tolerance(n) + SLACK and rates["random"] > 0.05:
-        fail(
-            f"Called {call}: none of the selected tokens stayed unchanged ({rates['unchanged']:.1%}); "
-            "expected 10%. BERT's recipe keeps 10% of the selected tokens as they are, so the model cannot "
-            "assume that only [MASK] positions matter."
+            f"Called {call}: {rates['mask']:.1%} of the selected tokens became [MASK], {rates['random']:.1%} "
+            f"random ids and {rates['unchanged']:.1%} stayed unchanged; expected 80%, 10% and 10%. {slip}"
         )
     hints = {
         "mask": "80% of the selected tokens become [MASK].",
@@ -263,6 +276,91 @@ def test_masker_replaces_selected_tokens_80_10_10(masker_class):
         fail(
             f"Called {call} and the {random_ids.numel()} random replacements use only {distinct} "
             f"different ids; draw each one uniformly from the vocabulary (torch.randint({VOCAB_SIZE}, ...))."
+        )
+
+
+def _binomial_cdf(trials: int, probability: float) -> torch.Tensor:
+    """P(X <= k) for X ~ Binomial(trials, probability), k = 0 .. trials, in float64."""
+    k = torch.arange(trials + 1, dtype=torch.float64)
+    log_pmf = (
+        torch.lgamma(torch.tensor(trials + 1.0)) - torch.lgamma(k + 1) - torch.lgamma(trials - k + 1)
+        + k * math.log(probability) + (trials - k) * math.log1p(-probability)
+    )  # fmt: skip
+    return log_pmf.exp().cumsum(0).clamp(max=1.0)
+
+
+@shared_input
+def ordinary_ids(*shape: int, seed: int = 0) -> torch.Tensor:
+    """Ids with no special token among them (104 .. 999)."""
+    return torch.randint(104, VOCAB_SIZE, shape, generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.mark.points(2)
+def test_masker_selects_positions_independently(masker_class):
+    rows, length, probability = 4000, 20, 0.15
+    ids = ordinary_ids(rows, length, seed=23)
+    _, labels, call = mask(make(masker_class), ids, seed=24)
+    counts = (labels != -100).sum(dim=1)
+    observed = torch.stack([(counts <= k).double().mean() for k in range(length + 1)])
+    distance = float((observed - _binomial_cdf(length, probability)).abs().max())
+    bound = tolerance(rows)
+    if distance > bound:
+        spread = float(counts.double().var())
+        fixed = int(counts.min()) == int(counts.max())
+        hint = (
+            f"Every row had exactly {int(counts[0])} positions selected: a fixed number per row is not "
+            "independent selection. Draw each position on its own (torch.bernoulli, or torch.rand(...) < p) "
+            "so that the count varies from row to row."
+            if fixed
+            else "Select each non-special position on its own with probability mlm_probability."
+        )
+        fail(
+            f"Called {call} on {rows} rows of {length} ordinary tokens: the number selected per row has "
+            f"variance {spread:.3g}; independent selection gives Binomial({length}, {probability}), variance "
+            f"{length * probability * (1 - probability):.3g} (the distribution functions differ by "
+            f"{distance:.3f}, more than {bound:.3f}). {hint}"
+        )
+    short = ordinary_ids(4000, 1, seed=25)
+    _, labels, call = mask(make(masker_class), short, seed=26)
+    selected = int((labels != -100).sum())
+    _check_rate(
+        selected / short.numel(),
+        probability,
+        short.numel(),
+        call=call,
+        what="the share of one-token rows selected",
+        hint="A short row can be masked too: select each position independently, never "
+        "int(mlm_probability * length) positions per row (0 for a short row).",
+    )
+
+
+@pytest.mark.points(1)
+def test_masker_can_draw_every_eligible_id(masker_class):
+    vocab, mask_id, specials = 8, 3, [0, 1, 2]
+    ids = torch.randint(4, vocab, (50, 8), generator=torch.Generator().manual_seed(27))
+    recipe = f"DynamicMasker(vocab_size={vocab}, mask_token_id={mask_id}, special_token_ids={specials}, "
+    recipe += "mlm_probability=1.0, mask_replace_prob=0.0, random_replace_prob=1.0)"
+    masker = masker_class(
+        vocab_size=vocab,
+        mask_token_id=mask_id,
+        special_token_ids=list(specials),
+        mlm_probability=1.0,
+        mask_replace_prob=0.0,
+        random_replace_prob=1.0,
+    )
+    masked, labels, call = mask(masker, ids, seed=28, recipe=recipe)
+    if not bool((labels != -100).all()):
+        fail(f"Called {call}: with mlm_probability=1.0 every ordinary token is selected.")
+    outside = masked[(masked < 0) | (masked >= vocab)]
+    if outside.numel():
+        fail(f"Called {call} and got the random id {int(outside[0])}, outside the vocabulary [0, {vocab}).")
+    drawn = set(masked.unique().tolist())
+    never = [token for token in range(4, vocab) if token not in drawn]
+    if never:
+        fail(
+            f"Called {call}: {ids.numel()} random replacements and id {never[-1]} never came up (drawn: "
+            f"{sorted(drawn)}). Draw from the whole vocabulary, torch.randint(vocab_size, ...): its upper "
+            "bound is excluded already, so vocab_size - 1 would never be drawn."
         )
 
 
@@ -314,7 +412,7 @@ def test_masker_honours_the_probabilities_it_is_given(masker_class):
         )
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 def test_masker_draws_a_new_mask_on_every_call(masker_class):
     ids = token_ids(20, 100, seed=16)
     masker = make(masker_class)
@@ -332,6 +430,7 @@ def test_masker_draws_a_new_mask_on_every_call(masker_class):
 
 
 @pytest.mark.points(2)
+@pytest.mark.requires("test_masker_selection_rate_matches_mlm_probability")
 def test_masker_same_seed_gives_the_same_mask(masker_class):
     ids = token_ids(20, 100, seed=17)
     masker = make(masker_class)
@@ -351,6 +450,7 @@ def test_masker_same_seed_gives_the_same_mask(masker_class):
 
 
 @pytest.mark.points(1)
+@pytest.mark.requires("test_masker_selection_rate_matches_mlm_probability")
 def test_masker_leaves_its_input_unchanged(masker_class):
     ids = token_ids(50, 100, seed=18)
     original = ids.clone()
@@ -375,6 +475,7 @@ def test_masker_works_on_any_shape(masker_class):
 
 
 @pytest.mark.points(1)
+@pytest.mark.requires("test_masker_selection_rate_matches_mlm_probability")
 def test_masker_rejects_bad_probabilities(masker_class):
     ids = token_ids(4, 10, seed=22)
     problems = []

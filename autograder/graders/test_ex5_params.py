@@ -24,6 +24,7 @@ from autograder.graders.support import (
     shared_input,
     warm_up,
 )
+from solutions.diagnosis import breakdown_mistakes, count_mistakes, diagnose, explain, formula_mistakes
 
 COUNT = "count_parameters"
 BREAKDOWN = "parameter_breakdown"
@@ -34,10 +35,6 @@ BERT_BASE_NO_POOLER = 108_891_648
 BERT_BASE_MLM = 109_514_298
 BERT_BASE_MLM_DOUBLE = 132_985_716
 DISTILBERT = 66_362_880
-DOUBLE_COUNT = (
-    "A tied (shared) weight was counted twice: state_dict() and named_parameters(remove_duplicate=False) "
-    "list it under every name that holds it. Count model.parameters(), which yields each parameter once."
-)
 
 
 @pytest.fixture(scope="module")
@@ -129,23 +126,19 @@ def _mismatch(call: str, value: int, expected: int, hint: str) -> None:
 def test_count_parameters_counts_shared_parameters_once(count_parameters, bert_models, base_count):
     tied = zoo.TiedLanguageModel(vocab_size=500, hidden_size=24)
     value, call = count(count_parameters, tied)
-    _mismatch(
-        call, value, tied.expected_count(), DOUBLE_COUNT if value == tied.expected_double_count() else ""
-    )
+    _mismatch(call, value, tied.expected_count(), explain(value, count_mistakes(tied), "ex5.count"))
 
     model = bert_models["base"]
     value, call = outcome(base_count)
-    hint = "BERT-base has 109,482,240 parameters."
-    if value == BERT_BASE + sum(buffer.numel() for buffer in model.buffers()):
-        hint = "That includes the model's buffers (position_ids, token_type_ids): count parameters only."
-    _mismatch(call, value, BERT_BASE, hint)
+    hint = explain(value, count_mistakes(model), "ex5.count")
+    _mismatch(call, value, BERT_BASE, f"BERT-base has 109,482,240 parameters. {hint}")
 
     value, call = count(count_parameters, bert_models["mlm"])
-    hint = ""
+    hint = explain(value, count_mistakes(bert_models["mlm"]), "ex5.count")
     if value == BERT_BASE_MLM_DOUBLE:
         hint = (
             "132,985,716 is the classic mistake: the MLM decoder's weight is the word-embedding matrix "
-            "(30,522 x 768) and its bias is the head's bias; both were counted twice. " + DOUBLE_COUNT
+            "(30,522 x 768) and its bias is the head's bias; both were counted twice. " + hint
         )
     _mismatch(call, value, BERT_BASE_MLM, hint)
 
@@ -154,20 +147,16 @@ def test_count_parameters_counts_shared_parameters_once(count_parameters, bert_m
 def test_count_parameters_ignores_buffers(count_parameters, bert_models, base_count):
     buffered = zoo.BufferedEncoder(size=16, buffer_size=100_000)
     value, call = count(count_parameters, buffered)
-    hint = "Buffers are not parameters (they are not learned): count model.parameters() only."
-    if (
-        value == buffered.expected_count() + 100_000
-        or value == buffered.expected_count() + buffered.buffer_count()
-    ):
+    hint = explain(value, count_mistakes(buffered), "ex5.count")
+    if value == buffered.expected_count() + 100_000:
         hint = (
-            "That includes the model's buffers (a 100,000-entry table that is not learned): state_dict() "
-            "holds buffers too. " + hint
+            "That includes the model's persistent buffer (a 100,000-entry table that is not learned): "
+            "state_dict() holds buffers too. Count model.parameters() only."
         )
     _mismatch(call, value, buffered.expected_count(), hint)
     model = bert_models["base"]
     value, call = outcome(base_count)
-    buffers = sum(b.numel() for b in model.buffers())
-    _mismatch(call, value, BERT_BASE, hint if value == BERT_BASE + buffers else "")
+    _mismatch(call, value, BERT_BASE, explain(value, count_mistakes(model), "ex5.count"))
 
 
 @pytest.mark.points(3)
@@ -175,24 +164,16 @@ def test_count_parameters_trainable_only(count_parameters):
     frozen = zoo.PartlyFrozenClassifier(vocab_size=300, hidden_size=20, num_classes=7)
     everything = frozen.expected_trainable() + frozen.expected_frozen()
     value, call = count(count_parameters, frozen)
-    hint = ""
-    if value == frozen.expected_trainable():
-        hint = "By default (trainable_only=False) frozen parameters count too."
-    _mismatch(call, value, everything, hint)
+    _mismatch(call, value, everything, explain(value, count_mistakes(frozen), "ex5.count"))
 
     value, call = count(count_parameters, frozen, trainable_only=True)
-    hint = "trainable_only=True keeps the parameters with requires_grad=True only."
-    if value == everything:
-        hint = "The frozen parameters (requires_grad=False) were counted: " + hint
-    elif value == frozen.expected_frozen():
-        hint = "That is the frozen part: the condition is inverted. " + hint
+    hint = explain(value, count_mistakes(frozen, trainable_only=True), "ex5.count")
     _mismatch(call, value, frozen.expected_trainable(), hint)
 
     model = bert_base_with_frozen_embeddings()
     value, call = count(count_parameters, model, trainable_only=True)
-    _mismatch(
-        call, value, true_count(model, trainable_only=True), "Only parameters with requires_grad count."
-    )
+    hint = explain(value, count_mistakes(model, trainable_only=True), "ex5.count")
+    _mismatch(call, value, true_count(model, trainable_only=True), hint)
 
 
 def breakdown(parameter_breakdown, model: nn.Module) -> tuple[dict[str, int], str]:
@@ -204,8 +185,15 @@ def breakdown(parameter_breakdown, model: nn.Module) -> tuple[dict[str, int], st
     return value, call
 
 
-def _check_breakdown(call: str, value: dict[str, int], expected: dict[str, int], total: int) -> None:
+def _check_breakdown(
+    call: str, value: dict[str, int], expected: dict[str, int], total: int, model: nn.Module
+) -> None:
     """Keys: the top-level children (a child without parameters may be left out) and "" when needed."""
+    if value != expected:
+        slip = diagnose(value, breakdown_mistakes(model), expected=expected)
+        if slip:
+            shown = {key: f"{number:,}" for key, number in value.items()}
+            fail(f"Called {call} and got {shown}; expected {expected}. {slip}")
     optional = {key for key, number in expected.items() if number == 0}
     unknown = sorted(set(value) - set(expected))
     if unknown:
@@ -242,12 +230,16 @@ def test_parameter_breakdown_has_a_key_per_top_level_child(parameter_breakdown, 
     model = bert_models["base for breakdown"]
     value, call = breakdown(parameter_breakdown, model)
     expected = {name: true_count(child) for name, child in model.named_children()}
-    _check_breakdown(call, value, expected, BERT_BASE)
+    _check_breakdown(call, value, expected, BERT_BASE, model)
 
     model = bert_models["mlm for breakdown"]
     value, call = breakdown(parameter_breakdown, model)
     _check_breakdown(
-        call, value, {"bert": BERT_BASE_NO_POOLER, "cls": BERT_BASE_MLM - BERT_BASE_NO_POOLER}, BERT_BASE_MLM
+        call,
+        value,
+        {"bert": BERT_BASE_NO_POOLER, "cls": BERT_BASE_MLM - BERT_BASE_NO_POOLER},
+        BERT_BASE_MLM,
+        model,
     )
 
 
@@ -261,7 +253,7 @@ def test_parameter_breakdown_counts_a_shared_parameter_once_under_its_first_hold
             f"Called {call} and got 'head': {value['head']:,}; expected {expected['head']:,}. head.weight is "
             "embed.weight (one tensor): count it once, under the first child that holds it (embed)."
         )
-    _check_breakdown(call, value, expected, true_count(model))
+    _check_breakdown(call, value, expected, true_count(model), model)
 
     tied = zoo.TiedLanguageModel(vocab_size=500, hidden_size=24)
     value, call = breakdown(parameter_breakdown, tied)
@@ -272,7 +264,7 @@ def test_parameter_breakdown_counts_a_shared_parameter_once_under_its_first_hold
             if id(parameter) not in seen:
                 seen.add(id(parameter))
                 expected[name] += parameter.numel()
-    _check_breakdown(call, value, expected, tied.expected_count())
+    _check_breakdown(call, value, expected, tied.expected_count(), tied)
 
 
 @pytest.mark.points(1)
@@ -299,32 +291,26 @@ def config_argument(**fields):
     return config
 
 
-def formula(bert_parameter_count, **fields) -> tuple[int, str]:
+def formula(bert_parameter_count, **fields) -> tuple[int, str, str]:
+    """``bert_parameter_count`` of a config with these fields: (value, call text, the slip it matches)."""
     shown = ", ".join(f"{name}={value}" for name, value in fields.items())
     call = f"{FORMULA}(BertConfig({shown}))"
-    value = bert_parameter_count(config_argument(**fields))
+    config = config_argument(**fields)
+    value = bert_parameter_count(config)
     expect_exact_type(value, int, call=call)
-    return value, call
+    return value, call, explain(value, formula_mistakes(config), "ex5.formula")
 
 
 @pytest.mark.points(2)
 def test_bert_parameter_count_known_models(bert_parameter_count):
-    value, call = formula(bert_parameter_count)
-    _mismatch(
-        call,
-        value,
-        BERT_BASE,
-        "Embeddings (V + P + T) H + 2H, each layer 4H^2 + 2HI + 9H + I, the pooler H^2 + H.",
+    value, call, slip = formula(bert_parameter_count)
+    _mismatch(call, value, BERT_BASE, slip)
+    value, call, slip = formula(bert_parameter_count, use_pooler=False)
+    _mismatch(call, value, BERT_BASE_NO_POOLER, slip)
+    value, call, slip = formula(
+        bert_parameter_count, num_hidden_layers=6, type_vocab_size=0, use_pooler=False
     )
-    value, call = formula(bert_parameter_count, use_pooler=False)
-    _mismatch(call, value, BERT_BASE_NO_POOLER, "Without the pooler, leave out its H^2 + H.")
-    value, call = formula(bert_parameter_count, num_hidden_layers=6, type_vocab_size=0, use_pooler=False)
-    _mismatch(
-        call,
-        value,
-        DISTILBERT,
-        "DistilBERT's shape: 6 layers, no token-type embeddings (type_vocab_size=0 adds none), no pooler.",
-    )
+    _mismatch(call, value, DISTILBERT, f"DistilBERT's shape: 6 layers, no token types, no pooler. {slip}")
 
 
 def random_configs(count: int = 25, seed: int = 2019) -> list[dict]:
@@ -368,8 +354,5 @@ warm_up(
 def test_bert_parameter_count_exact_on_random_configs(bert_parameter_count):
     for fields in random_configs():
         expected = count_of_config(fields)
-        value, call = formula(bert_parameter_count, **fields)
-        hint = ""
-        if fields["type_vocab_size"] == 0 or not fields["use_pooler"]:
-            hint = "Check the cases without token-type embeddings (type_vocab_size=0) or without a pooler."
-        _mismatch(call, value, expected, f"{hint} It must equal count_parameters(BertModel(config)).".strip())
+        value, call, slip = formula(bert_parameter_count, **fields)
+        _mismatch(call, value, expected, slip)
