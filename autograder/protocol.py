@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from autograder.wire import frame
+from autograder.wire.arena import Arena
 from autograder.wire.errors import (
     ERRORS_BY_KIND,
     CallTimedOut,
@@ -79,7 +80,10 @@ class CallResult:
         value: the returned value, decoded (models rebuilt with pristine classes).
         args, kwargs: with ``call(..., arguments=True)``, the arguments after the call (to see whether the
             submission modified them); a model among them comes as a :class:`SentModel` (its config
-            fields and state dict), not rebuilt.
+            fields and state dict), not rebuilt. A tensor argument, and each tensor of a model argument,
+            is the graders' own reading of the shared memory the submission was handed (see
+            :mod:`autograder.wire.arena`); the worker tells only whether the submission's object still
+            lies there (a model's layer list and config are its word).
         grads: with ``backward=...``: for every argument tensor sent with ``requires_grad=True``, its
             gradient (``None`` when no gradient reached it), keyed ``"arg0"``, ``"kw:name"``.
         result_requires_grad: whether the returned tensor was attached to the autograd graph.
@@ -97,6 +101,9 @@ class CallResult:
     arguments_tree: Any = None
     """With ``call(..., arguments=True)``: the arguments after the call as the worker sent them, decoded
     on first use of ``args`` or ``kwargs`` (decoding a model argument rebuilds it). None otherwise."""
+    observed: tuple[list[Any], dict[str, Any]] | None = None
+    """With ``call(..., arguments=True)``: the graders' own reading of the arguments placed in the arena,
+    taken when the reply arrived (see :func:`observe_arguments`)."""
     _decoded: tuple[list[Any], dict[str, Any]] | None = field(default=None, repr=False)
 
     @property
@@ -114,16 +121,85 @@ class CallResult:
             tree = self.arguments_tree
             if type(tree) is not dict or type(tree.get("args")) is not list or "kwargs" not in tree:
                 raise UnsafeResult("the worker did not send the arguments back as asked")
+            seen_args, seen_kwargs = self.observed or ([], {})
             try:
-                args = [decode(a, models_as_sent=True) for a in tree["args"]]
-                kwargs = decode(tree["kwargs"], models_as_sent=True)
-                if type(kwargs) is not dict:
+                reported_kwargs = tree["kwargs"]
+                if type(reported_kwargs) is dict and reported_kwargs.get(_TAG) == "dict":
+                    reported_kwargs = reported_kwargs.get("items")
+                if type(reported_kwargs) is not dict:
                     raise ProtocolError("keyword arguments that are not a dict")
+                args = [
+                    _after(seen_args[i] if i < len(seen_args) else None, reported)
+                    for i, reported in enumerate(tree["args"])
+                ]
+                kwargs = {str(k): _after(seen_kwargs.get(k), v) for k, v in reported_kwargs.items()}
             except ProtocolError as exc:
                 message = f"the worker sent back arguments that are not plain data ({exc})"
                 raise UnsafeResult(message) from None
             self._decoded = (args, kwargs)
         return self._decoded
+
+
+def observe_arguments(
+    sent: tuple[list[Any], dict[str, Any]], arena: Arena
+) -> tuple[list[Any], dict[str, Any]]:
+    """The graders' own reading, now, of every argument region :func:`encode_arguments` placed in the
+    arena: a tensor for a tensor, a model's tree with its state read back for a model, None for the rest."""
+
+    def one(entry: Any) -> Any:
+        if type(entry) is not dict:
+            return None
+        if entry.get(_TAG) == "arena_tensor":
+            return _read_region(entry, arena)
+        if entry.get(_TAG) == "model" and entry.get("state") and _is_arena_model(entry):
+            return {**entry, "state": {name: _read_region(e, arena) for name, e in entry["state"].items()}}
+        return None
+
+    args, kwargs = sent
+    return [one(a) for a in args], {k: one(v) for k, v in kwargs.items()}
+
+
+def _is_arena_model(entry: dict[str, Any]) -> bool:
+    return all(type(e) is dict and e.get(_TAG) == "arena_tensor" for e in entry["state"].values())
+
+
+def _read_region(entry: dict[str, Any], arena: Arena) -> torch.Tensor:
+    return arena.read(entry["offset"], frame.dtype_named(entry["dtype"]), entry["shape"])
+
+
+def _after(observed: Any, reported: Any) -> Any:
+    """An argument after the call: what the graders read in the arena, where the worker's report says
+    the submission's object still lies there; otherwise the worker's report."""
+    tag = reported.get(_TAG) if type(reported) is dict else None
+    if type(observed) is torch.Tensor:
+        if tag == "arena_ref":
+            return observed
+        moved = decode(reported, models_as_sent=True)
+        if type(moved) is not torch.Tensor:
+            raise ProtocolError("a tensor argument that is no longer a tensor after the call")
+        return moved
+    if type(observed) is dict and tag == "model_after":
+        state = reported.get("state")
+        init = reported.get("init")
+        if type(state) is not dict or type(init) is not dict or not _is_plain_scalar_tree(init):
+            raise ProtocolError("a model after the call without its config or state")
+        values: dict[str, torch.Tensor] = {}
+        for name, value in state.items():
+            if type(value) is dict and value.get(_TAG) == "arena_ref":
+                if name not in observed["state"]:
+                    raise ProtocolError(
+                        f"a model parameter {name[:60]!r} said to be in the arena, never put there"
+                    )
+                values[name] = observed["state"][name]
+            else:
+                tensor = decode(value)
+                if type(tensor) is not torch.Tensor:
+                    raise ProtocolError("a model state that is not tensors by name")
+                values[name] = tensor
+        return SentModel(str(observed["key"]), dict(init), values)
+    if tag in ("arena_ref", "model_after"):
+        raise ProtocolError("an argument said to be in the arena that was not put there")
+    return decode(reported, models_as_sent=True)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -385,13 +461,20 @@ def _shared_number(module: nn.Module) -> int | None:
     return number if number is not None and _SHARED[number] is module else None
 
 
-def _encode_model(module: nn.Module, key: str) -> dict[str, Any]:
+def _encode_model(module: nn.Module, key: str, arena: Arena | None = None) -> dict[str, Any]:
     params = list(module.parameters())
     device = "meta" if params and params[0].device.type == "meta" else "cpu"
-    state = {}
+    state: dict[str, Any] = {}
+    placed: dict[tuple, dict[str, Any]] = {}
     if device != "meta":
         for name, tensor in module.state_dict(keep_vars=False).items():
-            state[name] = tensor.detach().cpu().clone()
+            if arena is None:
+                state[name] = tensor.detach().cpu().clone()
+                continue
+            where = (tensor.data_ptr(), tensor.dtype, tuple(tensor.shape), tensor.stride())
+            if where not in placed:  # tied parameters share one region, as they share one tensor
+                placed[where] = _arena_entry(tensor, arena)
+            state[name] = placed[where]
     frozen = [name for name, p in module.named_parameters() if not p.requires_grad]
     return {
         _TAG: "model",
@@ -401,8 +484,39 @@ def _encode_model(module: nn.Module, key: str) -> dict[str, Any]:
         "state": state,
         "frozen": frozen,
         "training": bool(module.training),
-        "shared": _shared_number(module),
+        "shared": None if arena is not None else _shared_number(module),
     }
+
+
+def _arena_entry(tensor: torch.Tensor, arena: Arena) -> dict[str, Any]:
+    placed = arena.place(tensor)
+    if placed is None:
+        raise UnsafeResult("an argument too big for the arena")
+    return {
+        _TAG: "arena_tensor",
+        "offset": placed[0],
+        "dtype": str(tensor.dtype),
+        "shape": list(tensor.shape),
+        "requires_grad": bool(tensor.requires_grad),
+    }
+
+
+def encode_arguments(args: Any, kwargs: dict[str, Any], arena: Arena) -> tuple[list[Any], dict[str, Any]]:
+    """Encode a call's arguments with every top-level CPU tensor and model's tensors placed in ``arena``,
+    so the graders can read them after the call (see :class:`CallResult`). Anything else, or anything
+    too big for the arena, is encoded as by :func:`encode`."""
+
+    def one(value: Any) -> Any:
+        try:
+            if type(value) is torch.Tensor and value.device.type == "cpu" and value.layout is torch.strided:
+                return _arena_entry(value, arena)
+            if isinstance(value, nn.Module) and (key := model_key(value)) is not None:
+                return _encode_model(value, key, arena)
+        except UnsafeResult:
+            pass
+        return encode(value)
+
+    return [one(a) for a in args], {k: one(v) for k, v in kwargs.items()}
 
 
 @dataclass(frozen=True)
@@ -478,6 +592,7 @@ def decode(
     take_shared: Callable[[int, str], nn.Module | None] | None = None,
     allow: ModelAllowance | None = None,
     deadline: float | None = None,
+    arena: Arena | None = None,
 ) -> Any:
     """Rebuild a value from :func:`encode`'s tree (models with this side's pristine classes, or with
     ``models_as_sent`` as :class:`SentModel` data, not rebuilt). ``take_shared(number, key)`` may
@@ -485,13 +600,15 @@ def decode(
 
     On the graders' side ``allow`` bounds the models a reply may hold (checked before one is built) and
     ``deadline`` (a ``time.monotonic()`` value) is the call's: building a model starts only before it.
+    In a worker, ``arena`` is the graders' shared memory: a tensor placed there is handed over as a view
+    of it, and so are the parameters and buffers of a model placed there.
 
     Raises:
         ProtocolError: for a tree :func:`encode` cannot have made, or a model ``allow`` refuses.
         CallTimedOut: the deadline passed while the reply was being decoded.
         RuntimeError: a model whose state does not fit its config (from ``load_state_dict``).
     """
-    decoder = _Decoder(resolve_handle, models_as_sent, take_shared, allow, deadline)
+    decoder = _Decoder(resolve_handle, models_as_sent, take_shared, allow, deadline, arena)
     try:
         return decoder.value(tree, 0)
     except (ProtocolError, SubmissionError, RuntimeError):
@@ -510,6 +627,7 @@ class _Decoder:
     take_shared: Callable[[int, str], nn.Module | None] | None
     allow: ModelAllowance | None
     deadline: float | None
+    arena: Arena | None
 
     def value(self, tree: Any, depth: int) -> Any:
         if depth > frame.MAX_DEPTH:
@@ -528,6 +646,15 @@ class _Decoder:
                 raise ProtocolError("a tensor entry without a tensor")
             if tree.get("requires_grad") is True and data.is_floating_point():
                 data = data.detach().requires_grad_(True)
+            return data
+        if tag == "arena_tensor":
+            if self.arena is None:
+                raise ProtocolError("a tensor in shared memory where there is none")
+            offset = _typed(tree, "offset", int)
+            shape = frame.checked_shape(tree.get("shape"))
+            data = self.arena.view(offset, frame.dtype_named(tree.get("dtype")), shape)
+            if tree.get("requires_grad") is True and data.is_floating_point():
+                data.requires_grad_(True)
             return data
         if tag == "meta_tensor":
             shape = frame.checked_shape(tree.get("shape"))
@@ -555,6 +682,9 @@ class _Decoder:
     def model(self, tree: dict[str, Any]) -> Any:
         key, init, device = _typed(tree, "key", str), _typed(tree, "init", dict), _typed(tree, "device", str)
         state = _typed(tree, "state", dict)
+        in_arena = bool(state) and _is_arena_model(tree)
+        if in_arena:
+            state = {name: self.value(entry, 1) for name, entry in state.items()}
         if not all(type(k) is str and type(v) is torch.Tensor for k, v in state.items()):
             raise ProtocolError("a model state that is not tensors by name")
         if not _is_plain_scalar_tree(init):
@@ -577,6 +707,14 @@ class _Decoder:
         module = _build_model(key, dict(init), device)
         if device != "meta":
             module.load_state_dict(state, strict=True)
+        if in_arena:  # the submission works on the graders' shared memory itself
+            with torch.no_grad():
+                for name, tensor in [
+                    *module.named_parameters(remove_duplicate=False),
+                    *module.named_buffers(),
+                ]:
+                    if name in state:
+                        tensor.data = state[name]
         frozen_names = {str(name) for name in frozen}
         for name, p in module.named_parameters():
             p.requires_grad_(name not in frozen_names)

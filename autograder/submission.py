@@ -20,6 +20,7 @@ import torch
 from autograder import protocol
 from autograder.layout import EXERCISE_BY_ID, Exercise
 from autograder.protocol import CallResult, Handle
+from autograder.wire import arena
 
 
 class Connection(Protocol):
@@ -37,7 +38,7 @@ class LocalConnection:
     def __init__(self, package: str):
         from autograder.worker import Worker
 
-        self.worker = Worker(package)
+        self.worker = Worker(package, arena=arena.current())
 
     def request(self, tree: dict[str, Any], *, exercise: str) -> dict[str, Any]:
         reply = self.worker.handle(protocol.loads(protocol.dumps(tree)))
@@ -87,9 +88,13 @@ class Callable_:
 
     def call(self, *args: Any, backward: Any = None, arguments: bool = False, **kwargs: Any) -> CallResult:
         call_text = describe_call(self._name, args, kwargs)
+        shared = arena.current() if arguments else None
         try:
-            encoded_args = [_encode_arg(a) for a in args]
-            encoded_kwargs = {k: _encode_arg(v) for k, v in kwargs.items()}
+            if shared is not None:  # tensors the graders read back themselves after the call
+                encoded_args, encoded_kwargs = protocol.encode_arguments(args, kwargs, shared)
+            else:
+                encoded_args = [_encode_arg(a) for a in args]
+                encoded_kwargs = {k: _encode_arg(v) for k, v in kwargs.items()}
             encoded_backward = (
                 None if backward is None else (True if backward is True else protocol.encode(backward))
             )
@@ -104,7 +109,8 @@ class Callable_:
             "arguments": bool(arguments),
         }
         allow = protocol.ModelAllowance.of_arguments((args, kwargs))
-        failure = self._exchange(tree, allow, bool(arguments))
+        sent = (encoded_args, encoded_kwargs) if shared is not None else None
+        failure = self._exchange(tree, allow, sent, shared)
         del tree, encoded_args, encoded_kwargs, encoded_backward
         if isinstance(failure, CallResult):
             return failure
@@ -114,13 +120,22 @@ class Callable_:
         failure.exercise = failure.exercise or self._exercise.id
         raise failure
 
-    def _exchange(self, tree: dict[str, Any], allow: protocol.ModelAllowance, arguments: bool):
+    def _exchange(
+        self,
+        tree: dict[str, Any],
+        allow: protocol.ModelAllowance,
+        sent: protocol.Arguments | None,
+        shared: arena.Arena | None,
+    ):
         """The call's :class:`CallResult`, or the :class:`SubmissionError` to raise, stripped of its
         traceback and context (see :meth:`call`)."""
         try:
             reply = self._connection.request(tree, exercise=self._exercise.id)
             deadline = getattr(self._connection, "reply_deadline", None)
-            return _decode_reply(reply, arguments, allow=allow, deadline=deadline)
+            result = _decode_reply(reply, sent is not None, allow=allow, deadline=deadline)
+            if sent is not None and shared is not None:
+                result.observed = protocol.observe_arguments(sent, shared)
+            return result
         except protocol.SubmissionError as exc:
             failure: protocol.SubmissionError = exc
         except protocol.ProtocolError as exc:
@@ -217,6 +232,8 @@ class Submission:
 
     def __init__(self, connection: Connection):
         self._connection = connection
+        # Made now, before the connection starts any worker, so that every worker inherits it.
+        arena.current()
 
     def __getattr__(self, exercise_id: str) -> ExerciseProxy:
         if exercise_id not in EXERCISE_BY_ID:

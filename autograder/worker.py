@@ -1,27 +1,42 @@
 """The worker's side: import the staged submission, answer calls, send back plain data.
 
 Everything here runs next to the learner's code and so trusts nothing it sees afterwards; it enforces
-no limit itself (that is :mod:`autograder.limits`' job, applied by whoever starts the worker).
+no limit itself (that is the sandbox's job, applied by whoever starts the worker).
 
 A request is a dict: ``{"op": "call", "target": "ex2_distillation.distillation_loss" | handle id,
 "args": [...], "kwargs": {...}, "backward": None | tensor | True, "arguments": bool}`` (``arguments``:
 send the arguments back as they are after the call). A reply is ``{"ok": True, ...}``
 with the fields of :class:`autograder.protocol.CallResult`, or ``{"ok": False, "kind": ..., "message":
 ..., "type": ..., "mro": [...], "traceback": ...}``.
+
+**Bound before the submission is imported.** The facts only this process can see (whether the value
+shares memory with the arguments, which parameters of a returned model are one tensor, the gradients,
+whether an argument still lies in the graders' shared memory, a model argument's layers and config after
+the call) and the writing of every reply are computed by closures that :func:`bind` makes when the
+worker starts. They hold their own references to ``torch``'s C functions (``TensorBase`` methods, the
+autograd engine's ``run_backward``, ``StorageBase.data_ptr``), to ``object.__getattribute__`` and
+``dict.items`` for walking a model's own dictionaries, to ``json``'s C encoder and ``os.write``; and run
+with ``torch``'s function overrides off. A submission that rebinds a name in this module or in
+:mod:`autograder.protocol`, patches a method of ``torch.Tensor`` or ``nn.Module``, or swaps a class
+changes nothing they compute.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import re
 import sys
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
 from autograder import protocol
 from autograder.layout import EXERCISE_BY_MODULE
+from autograder.wire import arena as arena_module
+from autograder.wire import frame
 
 STUB_MESSAGE = re.compile(r"^ex\d+: implement\b")
 TRACEBACK_CHARS = 2000
@@ -33,16 +48,19 @@ class Worker:
     ``forked``: this process is a worker forked from the graders' process after their shared inputs
     were built, so each of those may be handed to the submission as this process's own copy, once,
     instead of being rebuilt from the message. (In the graders' own process it would be theirs.)
+    ``arena``: the graders' shared memory for arguments (by default the one inherited from them).
     """
 
-    def __init__(self, package: str, *, forked: bool = False):
+    def __init__(self, package: str, *, forked: bool = False, arena: arena_module.Arena | None = None):
         self.package = package
         self.handles: dict[int, Any] = {}
         self.unused_shared = set(range(protocol.shared_count())) if forked else set()
+        self.arena = arena if arena is not None else arena_module.inherited()
         # The graders' ready-made encodings of their inputs must not describe what the submission's
         # code did to them here (a teacher changed in place, or with layers removed, goes back as it is).
         protocol.forget_prepared()
         protocol.set_given_model_module(lambda: importlib.import_module(f"{package}.model"))
+        self.handle = bind(self)
 
     def _take_shared(self, number: int, key: str) -> Any:
         if number not in self.unused_shared:
@@ -52,30 +70,6 @@ class Worker:
             return None
         self.unused_shared.discard(number)
         return model
-
-    # ----------------------------------------------------------------------------------------------
-    def handle(self, request: Any) -> dict[str, Any]:
-        try:
-            return self._handle(request)
-        except BaseException as exc:  # anything the learner's code broke on the way: this request only  # noqa: BLE001
-            detail = f"{type(exc).__name__}: {_short(str(exc))}"
-            return _failure("error", f"the call could not be completed ({detail})")
-
-    def _handle(self, request: Any) -> dict[str, Any]:
-        if type(request) is not dict:
-            return _failure("error", "a request that is not a dict")
-        op = request.get("op")
-        try:
-            if op == "ping":
-                return {"ok": True}
-            if op == "import":
-                self._import(str(request["module"]))
-                return {"ok": True}
-            if op == "call":
-                return self._call(request)
-        except protocol.SubmissionError as exc:
-            return _failure(exc.kind, exc.message, type_name=getattr(exc, "type_name", ""))
-        return _failure("error", f"unknown op {op!r}")
 
     # ----------------------------------------------------------------------------------------------
     def _import(self, module: str):
@@ -98,11 +92,11 @@ class Worker:
         if type(target) is int:
             if target not in self.handles:
                 raise protocol.SubmissionError(f"no object with handle {target}")
-            return self.handles[target], target
+            return self.handles[target]
         module_name, _, name = str(target).partition(".")
         module = self._import(module_name)
         try:
-            return module.__dict__[name], None
+            return module.__dict__[name]
         except KeyError:
             raise protocol.MissingName(
                 f"{module_name}.py has no {name}: did you misname or forget to define it?"
@@ -113,130 +107,323 @@ class Worker:
         self.handles[number] = obj
         return number
 
-    def _call(self, request: dict[str, Any]) -> dict[str, Any]:
-        fn, _ = self._resolve(request.get("target"))
-        how = {"resolve_handle": self._handle_value, "take_shared": self._take_shared}
-        args = protocol.decode(request.get("args", []), **how)
-        raw_kwargs = request.get("kwargs")
-        kwargs = protocol.decode(raw_kwargs, **how) if raw_kwargs else {}
-        try:
-            value = fn(*args, **kwargs)
-        except NotImplementedError as exc:
-            if STUB_MESSAGE.match(str(exc)):
-                raise protocol.NotStarted(str(exc)) from None
-            return _raised(exc)
-        except BaseException as exc:  # SystemExit and KeyboardInterrupt included: they cost this call only  # noqa: BLE001
-            return _raised(exc)
-
-        reply: dict[str, Any] = {"ok": True}
-        is_constructor = isinstance(fn, type)
-        try:
-            reply["value"] = protocol.encode(value, handles=self._keep if is_constructor else None)
-        except protocol.UnsafeResult as exc:
-            raise protocol.UnsafeResult(exc.message, type_name=exc.type_name) from None
-        reply["result_requires_grad"] = bool(type(value) is torch.Tensor and value.requires_grad)
-        if request.get("arguments"):
-            reply["args"] = [_encode_lenient(a) for a in args]
-            reply["kwargs"] = {_tag(): "dict", "items": {k: _encode_lenient(v) for k, v in kwargs.items()}}
-        reply["shares_memory"] = _shares_memory(value, (args, kwargs))
-        if isinstance(value, torch.nn.Module):
-            reply["tied"] = protocol.tied_groups(value)
-        backward = request.get("backward")
-        if backward is not None:
-            reply["grads"] = _gradients(value, args, kwargs, backward)
-        return reply
-
     def _handle_value(self, number: int) -> Any:
         if number not in self.handles:
             raise protocol.SubmissionError(f"no object with handle {number}")
         return self.handles[number]
 
 
+def bind(worker: Worker) -> Callable[[Any], dict[str, Any]]:
+    """The worker's request handler, with every fact it reports computed by code bound now (see the
+    module's docstring). Called before the submission is imported."""
+    tensor_type, module_type, parameter_type = torch.Tensor, torch.nn.Module, torch.nn.Parameter
+    base = torch._C.TensorBase
+    storage_of, storage_ptr = base.untyped_storage, torch._C.StorageBase.data_ptr
+    data_ptr, storage_offset = base.data_ptr, base.storage_offset
+    detach, ones_like = base.detach, torch._C._VariableFunctions.ones_like
+    shape_of = base.__dict__["shape"].__get__
+    dtype_of = base.__dict__["dtype"].__get__
+    device_of = base.__dict__["device"].__get__
+    requires_grad_of = base.__dict__["requires_grad"].__get__
+    run_backward = torch.autograd.Variable._execution_engine.run_backward
+    no_overrides, is_floating = torch._C.DisableTorchFunction, base.is_floating_point
+    function_modes, dispatch_modes = torch._C._len_torch_function_stack, torch._C._len_torch_dispatch_stack
+    getset = type(torch.nn.Module.__dict__["__dict__"])
+    mro_of, class_dict_of = type.__dict__["__mro__"].__get__, type.__dict__["__dict__"].__get__
+    frombuffer, set_data = torch.frombuffer, base.__dict__["data"].__set__
+    requires_grad_, view_as = base.requires_grad_, base.view
+    items, kind, is_instance, to_list, to_tuple, to_bool = dict.items, type, isinstance, list, tuple, bool
+    encode, decode, tag = protocol.encode, protocol.decode, protocol._TAG
+    unsafe, submission_error, not_started = (
+        protocol.UnsafeResult,
+        protocol.SubmissionError,
+        protocol.NotStarted,
+    )
+    plain_scalar_tree = protocol._is_plain_scalar_tree
+    shared = worker.arena
+    arena_start = shared.span()[0] if shared is not None else None
+    resolve, keep, handle_value, take_shared = (
+        worker._resolve,
+        worker._keep,
+        worker._handle_value,
+        worker._take_shared,
+    )
+    importer = worker._import
+    failure, describe_exception, name_of = _failure, traceback.format_exception, str
+
+    def raised(exc: BaseException) -> dict[str, Any]:
+        text = "".join(describe_exception(kind(exc), exc, exc.__traceback__))
+        return failure(
+            "raised",
+            f"{kind(exc).__name__}: {_short(name_of(exc))}",
+            type_name=kind(exc).__name__,
+            mro=[c.__name__ for c in kind(exc).__mro__],
+            tb=text[-TRACEBACK_CHARS:],
+        )
+
+    def lenient(value: Any) -> Any:
+        try:
+            return encode(value)
+        except unsafe:
+            return None
+
+    def instance_dict(obj: Any) -> dict[str, Any]:
+        """``obj``'s own attribute dict, through the C slot descriptor of its class (a ``__dict__``
+        property or ``__getattribute__`` defined by a swapped-in class is passed over)."""
+        for cls in mro_of(kind(obj)):
+            descriptor = class_dict_of(cls).get("__dict__")
+            if kind(descriptor) is getset:
+                own = descriptor.__get__(obj, kind(obj))
+                if kind(own) is dict:
+                    return own
+        raise unsafe(f"an object of type {kind(obj).__name__} without its own attributes")
+
+    def arena_view(entry: dict[str, Any]) -> Any:
+        dtype, shape = frame.dtype_named(entry["dtype"]), entry["shape"]
+        count = 1
+        for size in shape:
+            count *= size
+        if not count:
+            return torch.empty(shape, dtype=dtype)
+        flat = frombuffer(shared.map, dtype=dtype, count=count, offset=entry["offset"])
+        return view_as(flat, shape)
+
+    def hand_over(value: Any, sent: Any) -> Any:
+        """The argument the submission gets: for one placed in the graders' shared memory, a view of
+        it (a model's parameters and buffers made views of it), whatever ``decode`` built."""
+        sent_tag = sent.get(tag) if kind(sent) is dict else None
+        if shared is None or sent_tag not in ("arena_tensor", "model"):
+            return value
+        if sent_tag == "arena_tensor":
+            tensor = arena_view(sent)
+            if sent.get("requires_grad") is True and is_floating(tensor):
+                requires_grad_(tensor, True)
+            return tensor
+        placed = sent.get("state")
+        if is_instance(value, module_type) and kind(placed) is dict and placed:
+            for name, tensor, _ in walk_module(value, "", 0, set()):
+                entry = placed.get(name)
+                if kind(entry) is dict and entry.get(tag) == "arena_tensor":
+                    set_data(tensor, arena_view(entry))
+        return value
+
+    def walk_module(module: Any, prefix: str, depth: int, seen: set[int]):
+        """(name, tensor, is_parameter) of a model, as its state dict names them, read from the module's
+        own dictionaries (no method of the model or its class is called). ``seen``: the modules on the
+        path here (a module reached twice is walked twice, as the state dict lists it twice)."""
+        if depth > 64 or id(module) in seen:
+            raise unsafe("a model nested more than 64 deep or holding itself")
+        own = instance_dict(module)
+        parameters, buffers, children = own.get("_parameters"), own.get("_buffers"), own.get("_modules")
+        transient = own.get("_non_persistent_buffers_set", set())
+        if kind(parameters) is not dict or kind(buffers) is not dict or kind(children) is not dict:
+            raise unsafe("a model whose parameters or layers are not plain dicts")
+        if kind(transient) is not set:
+            raise unsafe("a model whose list of non-persistent buffers is not a set")
+        seen = seen | {id(module)}
+        for name, tensor in items(parameters):
+            if tensor is not None:
+                yield prefix + name, tensor, True
+        for name, tensor in items(buffers):
+            if tensor is not None and name not in transient:
+                yield prefix + name, tensor, False
+        for name, child in items(children):
+            if child is not None:
+                yield from walk_module(child, f"{prefix}{name}.", depth + 1, seen)
+
+    def tensors_in(value: Any, depth: int = 0):
+        if depth > frame.MAX_DEPTH:
+            return
+        if is_instance(value, tensor_type):
+            yield value
+        elif is_instance(value, module_type):
+            for _, tensor, _ in walk_module(value, "", 0, set()):
+                yield tensor
+        elif kind(value) in (list, tuple):
+            for item in value:
+                yield from tensors_in(item, depth + 1)
+        elif kind(value) is dict:
+            for _, item in items(value):
+                yield from tensors_in(item, depth + 1)
+
+    def storages(value: Any) -> set[int]:
+        found = set()
+        for tensor in tensors_in(value):
+            if device_of(tensor).type != "meta":
+                pointer = storage_ptr(storage_of(tensor))
+                if pointer:
+                    found.add(pointer)
+        return found
+
+    def shares_memory(value: Any, arguments: Any) -> bool:
+        mine = storages(value)
+        return to_bool(mine) and not mine.isdisjoint(storages(arguments))
+
+    def tied_groups(model: Any) -> list[list[str]]:
+        by_place: dict[tuple, list[str]] = {}
+        for name, tensor, is_parameter in walk_module(model, "", 0, set()):
+            if not is_parameter:
+                continue
+            if device_of(tensor).type == "meta":
+                place: tuple = (id(tensor), 0)
+            else:
+                place = (storage_ptr(storage_of(tensor)), storage_offset(tensor))
+            by_place.setdefault(place, []).append(name)
+        return [names for names in by_place.values() if len(names) > 1]
+
+    def gradients(value: Any, args: list, kwargs: dict, backward: Any) -> dict[str, Any]:
+        leaves = [
+            (f"arg{i}", a) for i, a in enumerate(args) if kind(a) is tensor_type and requires_grad_of(a)
+        ]
+        leaves += [(f"kw:{k}", v) for k, v in items(kwargs) if kind(v) is tensor_type and requires_grad_of(v)]
+        grads: dict[str, Any] = {name: None for name, _ in leaves}
+        if not leaves or kind(value) is not tensor_type or not requires_grad_of(value):
+            return {tag: "dict", "items": grads}
+        upstream = ones_like(value) if backward is True else decode(backward)
+        try:
+            computed = run_backward(
+                (value,), (upstream,), False, False, to_tuple(t for _, t in leaves), True, False
+            )
+        except Exception:  # noqa: BLE001 (no gradient could be computed: each stays None)
+            return {tag: "dict", "items": grads}
+        for (name, _), gradient in zip(leaves, computed):
+            if gradient is not None:
+                grads[name] = {tag: "tensor", "data": detach(gradient), "requires_grad": False}
+        return {tag: "dict", "items": grads}
+
+    def still_there(tensor: Any, entry: dict[str, Any]) -> bool:
+        """Whether the submission's tensor is still the view of its arena region it was handed."""
+        return (
+            arena_start is not None
+            and kind(tensor) in (tensor_type, parameter_type)
+            and data_ptr(tensor) == arena_start + entry["offset"]
+            and to_list(shape_of(tensor)) == entry["shape"]
+            and str(dtype_of(tensor)) == entry["dtype"]
+        )
+
+    def tensor_entry(tensor: Any) -> Any:
+        if kind(tensor) not in (tensor_type, parameter_type) or device_of(tensor).type != "cpu":
+            return None
+        return {tag: "tensor", "data": detach(tensor), "requires_grad": False}
+
+    def config_fields(model: Any) -> dict[str, Any]:
+        config = instance_dict(model).get("config")
+        fields = instance_dict(config) if config is not None else {}
+        return {k: v for k, v in items(fields) if kind(k) is str and plain_scalar_tree(v)}
+
+    def after_the_call(value: Any, sent: Any) -> Any:
+        """An argument as it is now: for one handed over in the graders' shared memory, only whether it
+        still lies there (the graders read its values themselves) and, for a model, its layout."""
+        sent_tag = sent.get(tag) if kind(sent) is dict else None
+        if sent_tag == "arena_tensor":
+            return {tag: "arena_ref"} if still_there(value, sent) else lenient(value)
+        if sent_tag == "model" and is_instance(value, module_type) and sent.get("state"):
+            placed = sent["state"]
+            state = {}
+            for name, tensor, _ in walk_module(value, "", 0, set()):
+                entry = placed.get(name)
+                if kind(entry) is dict and entry.get(tag) == "arena_tensor" and still_there(tensor, entry):
+                    state[name] = {tag: "arena_ref"}
+                else:
+                    state[name] = tensor_entry(tensor)
+            return {tag: "model_after", "init": config_fields(value), "state": state}
+        return lenient(value)
+
+    def call(request: dict[str, Any]) -> dict[str, Any]:
+        function = resolve(request.get("target"))
+        how = {"resolve_handle": handle_value, "take_shared": take_shared, "arena": shared}
+        sent_args = request.get("args", [])
+        sent_kwargs = request.get("kwargs")
+        args = decode(sent_args, **how)
+        kwargs = decode(sent_kwargs, **how) if sent_kwargs else {}
+        sent_items = sent_kwargs.get("items", {}) if kind(sent_kwargs) is dict else {}
+        with no_overrides():
+            args = [hand_over(a, s) for a, s in zip(args, sent_args)]
+            kwargs = {k: hand_over(v, sent_items.get(k)) for k, v in items(kwargs)}
+        try:
+            value = function(*args, **kwargs)
+        except NotImplementedError as exc:
+            if STUB_MESSAGE.match(str(exc)):
+                raise not_started(str(exc)) from None
+            return raised(exc)
+        except BaseException as exc:  # SystemExit and KeyboardInterrupt included: they cost this call only  # noqa: BLE001
+            return raised(exc)
+        if function_modes() or dispatch_modes():
+            raise unsafe("the call left a torch function or dispatch mode active")
+        with no_overrides():
+            reply: dict[str, Any] = {"ok": True}
+            try:
+                reply["value"] = encode(value, handles=keep if is_instance(function, type) else None)
+            except unsafe as exc:
+                raise unsafe(exc.message, type_name=exc.type_name) from None
+            reply["result_requires_grad"] = kind(value) is tensor_type and requires_grad_of(value)
+            if request.get("arguments"):
+                reply["args"] = [after_the_call(a, s) for a, s in zip(args, sent_args)]
+                reply["kwargs"] = {
+                    tag: "dict",
+                    "items": {k: after_the_call(v, sent_items.get(k)) for k, v in items(kwargs)},
+                }
+            reply["shares_memory"] = shares_memory(value, (args, kwargs))
+            if is_instance(value, module_type):
+                reply["tied"] = tied_groups(value)
+            backward = request.get("backward")
+            if backward is not None:
+                reply["grads"] = gradients(value, args, kwargs, backward)
+        return reply
+
+    def handle(request: Any) -> dict[str, Any]:
+        try:
+            if kind(request) is not dict:
+                return failure("error", "a request that is not a dict")
+            op = request.get("op")
+            try:
+                if op == "ping":
+                    return {"ok": True}
+                if op == "import":
+                    importer(str(request["module"]))
+                    return {"ok": True}
+                if op == "call":
+                    return call(request)
+            except submission_error as exc:
+                return failure(exc.kind, exc.message, type_name=getattr(exc, "type_name", ""))
+            return failure("error", f"unknown op {op!r}")
+        except BaseException as exc:  # anything the learner's code broke on the way: this request only  # noqa: BLE001
+            detail = f"{type(exc).__name__}: {_short(str(exc))}"
+            return failure("error", f"the call could not be completed ({detail})")
+
+    return handle
+
+
 def serve(fd_in: int, fd_out: int, package: str, *, forked: bool = False) -> None:
     """Answer requests read from ``fd_in`` on ``fd_out`` until the other side closes the pipe."""
-    worker = Worker(package, forked=forked)
+    handle = Worker(package, forked=forked).handle
+    dumps, loads = frame.make_writer(), frame.loads
+    receive, send = frame.recv_message, _bound_sender()
+    protocol_error, failure = protocol.ProtocolError, _failure
     while True:
         try:
-            request = protocol.loads(protocol.recv_message(fd_in))
-        except (EOFError, OSError, protocol.ProtocolError):
+            request = loads(receive(fd_in))
+        except (EOFError, OSError, protocol_error):
             return
-        reply = worker.handle(request)
+        reply = handle(request)
         try:
-            payload = protocol.dumps(reply)
+            payload = dumps(reply)
         except BaseException as exc:  # noqa: BLE001
-            payload = protocol.dumps(
-                _failure("unsafe_result", f"a value that could not be sent back ({type(exc).__name__})")
+            payload = dumps(
+                failure("unsafe_result", f"a value that could not be sent back ({type(exc).__name__})")
             )
-        protocol.send_message(fd_out, payload)
+        send(fd_out, payload)
 
 
-def _tag() -> str:
-    return protocol._TAG
+def _bound_sender() -> Callable[[int, bytes], None]:
+    write, pack, view_of, length = os.write, frame._HEADER.pack, memoryview, len
 
+    def send(fd: int, payload: bytes) -> None:
+        view = view_of(pack(length(payload)) + payload)
+        while view:
+            view = view[write(fd, view) :]
 
-def _encode_lenient(value: Any) -> Any:
-    try:
-        return protocol.encode(value)
-    except protocol.UnsafeResult:
-        return None
-
-
-def _tensors(obj: Any):
-    if isinstance(obj, torch.Tensor):
-        yield obj
-    elif isinstance(obj, torch.nn.Module):
-        yield from obj.parameters()
-        yield from obj.buffers()
-    elif isinstance(obj, (list, tuple)):
-        for x in obj:
-            yield from _tensors(x)
-    elif isinstance(obj, dict):
-        for x in obj.values():
-            yield from _tensors(x)
-
-
-def _storage_ptrs(obj: Any) -> set[int]:
-    ptrs = set()
-    for t in _tensors(obj):
-        if t.device.type != "meta":
-            ptr = t.untyped_storage().data_ptr()
-            if ptr:
-                ptrs.add(ptr)
-    return ptrs
-
-
-def _shares_memory(value: Any, args: Any) -> bool:
-    ptrs = _storage_ptrs(value)
-    return bool(ptrs) and not ptrs.isdisjoint(_storage_ptrs(args))
-
-
-def _gradients(value: Any, args: list, kwargs: dict, backward: Any) -> dict[str, Any]:
-    leaves = [(f"arg{i}", a) for i, a in enumerate(args) if type(a) is torch.Tensor and a.requires_grad]
-    leaves += [(f"kw:{k}", v) for k, v in kwargs.items() if type(v) is torch.Tensor and v.requires_grad]
-    grads: dict[str, Any] = {name: None for name, _ in leaves}
-    if not leaves or type(value) is not torch.Tensor or not value.requires_grad:
-        return {_tag(): "dict", "items": grads}
-    upstream = torch.ones_like(value) if backward is True else protocol.decode(backward)
-    try:
-        computed = torch.autograd.grad(
-            value, [t for _, t in leaves], grad_outputs=upstream, allow_unused=True
-        )
-    except Exception:  # noqa: BLE001
-        return {_tag(): "dict", "items": grads}
-    for (name, _), g in zip(leaves, computed):
-        grads[name] = None if g is None else protocol.encode(g.detach())
-    return {_tag(): "dict", "items": grads}
-
-
-def _raised(exc: BaseException) -> dict[str, Any]:
-    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    return _failure(
-        "raised",
-        f"{type(exc).__name__}: {_short(str(exc))}",
-        type_name=type(exc).__name__,
-        mro=[c.__name__ for c in type(exc).__mro__],
-        tb=tb[-TRACEBACK_CHARS:],
-    )
+    return send
 
 
 def _describe_import_error(module: str, exc: BaseException) -> str:
