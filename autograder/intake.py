@@ -186,6 +186,12 @@ def _canvas_name(name: str) -> str:
     return re.sub(r"[^\w]", "", unicodedata.normalize("NFKC", name).lower())
 
 
+def _ascii_word(name: str) -> str:
+    """Canvas's name in a file name as plain ASCII (``müllerjan`` -> ``mullerjan``)."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^A-Za-z0-9_]", "", ascii_name)
+
+
 def _slug(name: str) -> str:
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     return re.sub(r"[^A-Za-z0-9]+", "-", ascii_name).strip("-").lower() or "student"
@@ -372,7 +378,7 @@ class _Gatherer:
         for user, files in groups.items():
             name = names[user]
             listed = self.roster.find(canvas_id=user, name=name) if self.roster else None
-            student = listed or (f"{name}_{user}" if name else user)
+            student = listed or (f"{_ascii_word(name)}_{user}" if _ascii_word(name) else user)
             self._found(
                 _Found(
                     student,
@@ -428,7 +434,7 @@ class _Gatherer:
                 Submission(found.student, None, NO_EXERCISE_FILES, found.origin, f"{found.origin} {what}")
             )
             return
-        if not PLAIN_ID.match(found.student):
+        if not found.student or found.student.startswith(".") or "/" in found.student:
             self.problems.append(f"{found.origin}: cannot use {found.student!r} as a student id")
             return
         folder = self.workdir / found.student

@@ -165,10 +165,11 @@ def test_a_canvas_download_without_a_roster_names_students_by_name_and_user_id(t
         "doejane_1234_5000_ex1_softmax.py": b"# jane\n",
         "doejane_1234_5002_ex1_softmax-1.py": b"# jane, again\n",  # Canvas renames a re-upload
         "anon_Xy12z_5001_ex2_distillation.py": b"# someone\n",
+        "müllerjan_77_5003_ex3_layers.py": b"# jan\n",
     }
     gathered = intake.gather([write_zip(tmp_path / "download.zip", files)], tmp_path / "work")
     found = by_student(gathered)
-    assert sorted(found) == ["anon_Xy12z", "doejane_1234"]
+    assert sorted(found) == ["anon_Xy12z", "doejane_1234", "mullerjan_77"]
     assert found_files(found["doejane_1234"]) == {"ex1_softmax.py": b"# jane, again\n"}
     assert found_files(found["anon_Xy12z"]) == {"ex2_distillation.py": b"# someone\n"}
 
