@@ -6,7 +6,7 @@ no limit itself (that is the sandbox's job, applied by whoever starts the worker
 A request is a dict: ``{"op": "call", "target": "ex2_distillation.distillation_loss" | handle id,
 "args": [...], "kwargs": {...}, "backward": None | tensor | True, "arguments": bool}`` (``arguments``:
 send the arguments back as they are after the call). A reply is ``{"ok": True, ...}``
-with the fields of :class:`autograder.protocol.CallResult`, or ``{"ok": False, "kind": ..., "message":
+with the fields of :class:`autograder.wire.values.CallResult`, or ``{"ok": False, "kind": ..., "message":
 ..., "type": ..., "mro": [...], "traceback": ...}``.
 
 **Bound before the submission is imported.** The facts only this process can see (whether the value
@@ -17,7 +17,7 @@ worker starts. They hold their own references to ``torch``'s C functions (``Tens
 autograd engine's ``run_backward``, ``StorageBase.data_ptr``), to ``object.__getattribute__`` and
 ``dict.items`` for walking a model's own dictionaries, to ``json``'s C encoder and ``os.write``; and run
 with ``torch``'s function overrides off. A submission that rebinds a name in this module or in
-:mod:`autograder.protocol`, patches a method of ``torch.Tensor`` or ``nn.Module``, or swaps a class
+:mod:`autograder.wire.values`, patches a method of ``torch.Tensor`` or ``nn.Module``, or swaps a class
 changes nothing they compute.
 """
 

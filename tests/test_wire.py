@@ -9,6 +9,7 @@ import gc
 import json
 import math
 import struct
+import sys
 import time
 import tracemalloc
 import weakref
@@ -20,8 +21,8 @@ from hypothesis import strategies as st
 
 from autograder import protocol
 from autograder.layout import EXERCISE_BY_ID
-from autograder.submission import Callable_, _decode_reply
-from autograder.wire import frame
+from autograder.submission import Callable_, LocalConnection, Submission, _decode_reply
+from autograder.wire import arena, frame
 from solutions.model import BertConfig, BertModel
 
 SMALL = {"vocab_size": 30, "hidden_size": 8, "num_attention_heads": 2, "intermediate_size": 12}
@@ -386,3 +387,53 @@ def test_a_failed_replys_data_is_not_kept_by_the_error_a_grader_keeps():
     del reply, connection, payload, function
     gc.collect()
     assert alive() is None
+
+
+# --------------------------------------------------------------------------------------------------
+# Arguments after the call: read by the graders from the shared memory they handed over.
+
+IN_PLACE_SOFTMAX = """
+def softmax_with_temperature(logits, temperature=1.0, dim=-1):
+    logits.div_(temperature)
+    return logits.softmax(dim)
+"""
+
+
+@pytest.fixture
+def in_place_package(tmp_path, monkeypatch):
+    package = tmp_path / "wire_probe_submission"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "ex1_softmax.py").write_text(IN_PLACE_SOFTMAX)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield package.name
+    for name in [n for n in sys.modules if n.startswith(package.name)]:
+        del sys.modules[name]
+
+
+def test_an_input_changed_in_place_is_seen_in_the_shared_memory(in_place_package):
+    submission = Submission(LocalConnection(in_place_package))
+    logits = torch.arange(6.0).reshape(2, 3)
+    result = submission.ex1.softmax_with_temperature.call(logits, temperature=2.0, arguments=True)
+    assert torch.equal(logits, torch.arange(6.0).reshape(2, 3))  # the graders' own tensor: a copy was sent
+    assert torch.equal(result.args[0], logits / 2.0)
+    assert torch.equal(result.observed[0][0], logits / 2.0)
+
+
+def test_a_worker_cannot_point_the_graders_at_shared_memory_they_did_not_hand_over():
+    placed = protocol.encode_arguments([torch.ones(2)], {}, arena.current())
+    observed = protocol.observe_arguments(placed, arena.current())
+    ref = {protocol._TAG: "arena_ref"}
+    honest = protocol.CallResult(value=None, arguments_tree={"args": [ref], "kwargs": {}}, observed=observed)
+    assert torch.equal(honest.args[0], torch.ones(2))
+    for forged_args in ([ref, ref], [{protocol._TAG: "model_after", "init": {}, "state": {}}]):
+        forged = protocol.CallResult(
+            value=None, arguments_tree={"args": forged_args, "kwargs": {}}, observed=observed
+        )
+        with pytest.raises(protocol.UnsafeResult, match="not plain data"):
+            _ = forged.args
+    with pytest.raises(protocol.ProtocolError):  # a region outside the arena, asked for by a request
+        protocol.decode(
+            {protocol._TAG: "arena_tensor", "offset": 2**40, "dtype": "float32", "shape": [4]},
+            arena=arena.current(),
+        )
