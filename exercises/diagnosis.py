@@ -522,12 +522,12 @@ def count_mistakes(model: nn.Module, trainable_only: bool = False) -> list[Candi
     buffers = sum(b.numel() for b in model.buffers())
     state = sum(t.numel() for t in model.state_dict().values())
     candidates = [
+        Candidate(every_name, DOUBLE_COUNT),
         Candidate(
             state,
-            "That counts state_dict(): it holds buffers, and a tied weight under every name. "
-            "Count model.parameters() only.",
+            "That counts state_dict(): it holds buffers, and a tied weight under every name. Count "
+            "model.parameters() only.",
         ),
-        Candidate(every_name, DOUBLE_COUNT),
         Candidate(
             once + buffers,
             "That includes the model's buffers: count parameters only (buffers are not learned).",

@@ -8,6 +8,9 @@ implementation (100). The tests below read that batch's results.
 
 from __future__ import annotations
 
+import re
+import sys
+
 import pytest
 import torch
 
@@ -16,7 +19,12 @@ from autograder.demo.catalogue import ALTERNATIVES, DEMO_MISTAKES, WRONG, Altern
 from autograder.demo.classroom import copy_exercise_files
 from autograder.engine import grade_submissions
 from autograder.graders import zoo
-from autograder.layout import EXERCISES, EXERCISES_DIR, POINTS_PER_EXERCISE, SOLUTIONS_DIR
+from autograder.layout import EXERCISES, EXERCISES_DIR, GRADERS_DIR, POINTS_PER_EXERCISE, SOLUTIONS_DIR
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 SOLUTION = "reference-solution"
 STUBS = "untouched-stubs"
@@ -153,3 +161,193 @@ def test_zoo_models_know_their_counts():
     assert frozen.expected_frozen() == sum(p.numel() for p in frozen.parameters() if not p.requires_grad)
     shared = zoo.SharedAcrossChildren(vocab_size=40, hidden_size=6)
     assert sum(shared.expected_breakdown().values()) == sum(p.numel() for p in shared.parameters())
+
+
+def _toy(*checks: tuple[str, int, str, str | None]) -> str:
+    """A graders file: each check (name, points, body, the check it requires or None)."""
+    source = "import pytest\n"
+    for name, points, body, requires in checks:
+        source += f"\n@pytest.mark.points({points})\n"
+        if requires:
+            source += f"@pytest.mark.requires({requires!r})\n"
+        source += f"def {name}():\n    {body}\n"
+    return source
+
+
+def _toy_folder(tmp_path, source: str):
+    """A folder holding one graders file, its name unique to the test (pytest imports each by name)."""
+    folder = tmp_path / "toy_graders"
+    folder.mkdir()
+    (folder / f"test_ex1_{re.sub(r'[^0-9a-zA-Z]', '_', tmp_path.name)}.py").write_text(source)
+    return folder
+
+
+def _run_toy_graders(tmp_path, source: str, *, whole: bool = False):
+    from autograder.collect import ChecksPlugin
+
+    plugin = ChecksPlugin(whole=whole)
+    folder = _toy_folder(tmp_path, source)
+    pytest.main([str(folder), "-q", "-p", "no:cacheprovider", "--import-mode=importlib"], plugins=[plugin])
+    return plugin
+
+
+def test_a_side_check_earns_nothing_while_the_check_it_requires_fails(tmp_path):
+    plugin = _run_toy_graders(
+        tmp_path,
+        _toy(
+            ("test_core", 3, "assert False, 'wrong value'", None),
+            ("test_side", 1, "pass", "test_core"),
+            ("test_side_failing", 1, "assert False, 'own message'", "test_core"),
+        ),
+    )
+    results = {result.name: result for result in plugin.results}
+    assert results["test_core"].points == 0 and not results["test_core"].passed
+    assert results["test_side"].points == 0 and not results["test_side"].passed
+    assert "test_core must pass first" in results["test_side"].message
+    assert results["test_side_failing"].message == "own message"
+
+
+def test_a_side_check_earns_its_points_once_the_check_it_requires_passes(tmp_path):
+    plugin = _run_toy_graders(
+        tmp_path,
+        _toy(("test_core", 3, "pass", None), ("test_side", 1, "pass", "test_core")),
+    )
+    assert [(result.name, result.points, result.passed) for result in plugin.results] == [
+        ("test_core", 3.0, True),
+        ("test_side", 1.0, True),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("source", "problem"),
+    [
+        (
+            _toy(("test_side", 1, "pass", "test_core"), ("test_core", 1, "pass", None)),
+            "runs after it",
+        ),
+        (_toy(("test_side", 1, "pass", "test_nothing")), "not a check of ex1"),
+        (
+            _toy(("test_core", 1, "pass", None))
+            + "\n@pytest.mark.points(1)\n@pytest.mark.needs('transformers')\n"
+            "@pytest.mark.requires('test_core')\ndef test_late():\n    pass\n",
+            "late pass",
+        ),
+    ],
+    ids=["required-later", "required-unknown", "required-by-a-late-check"],
+)
+def test_a_misplaced_requirement_is_a_grader_bug(tmp_path, source, problem):
+    from autograder.collect import ChecksPlugin
+
+    plugin = ChecksPlugin(whole=True)
+    folder = _toy_folder(tmp_path, source)
+    pytest.main([str(folder), "-q", "-p", "no:cacheprovider", "--import-mode=importlib"], plugins=[plugin])
+    assert any(problem in error for error in plugin.collection_errors), plugin.collection_errors
+
+
+# --------------------------------------------------------------------------------------------------
+# The coverage table: every sentence of the contract, the checks that cover it, the inputs they use.
+
+CONTRACT_SNAPSHOT = GRADERS_DIR / "contract_snapshot.md"
+SHARED_CONTRACT = GRADERS_DIR.parents[2] / "shared" / "CONTRACT.md"
+PATHS = {
+    "default-args", "explicit-args", "positional-args", "T=1", "T<1", "T>1", "mask", "no-mask",
+    "via-student_loss", "1-D", "2-D", "3-D", "4-D", "float32", "float64", "layers-default",
+    "layers-unordered", "layers-duplicate", "layers-negative", "layers-out-of-range", "layers-empty",
+    "BertModel", "BertForMaskedLM", "transformers-classes", "package-classes", "package-config",
+    "transformers-config", "tiny-vocabulary", "short-rows", "per-row-spread", "generator", "no-generator",
+}  # fmt: skip
+# What earns points: "default arguments, T = 1 as well as T != 1, with and without a mask, 2-D and 3-D
+# inputs, both model classes and transformers' classes and configs", and the issue's list of inputs.
+REQUIRED_PATHS = {
+    "ex1": {"default-args", "explicit-args", "T=1", "T<1", "T>1", "2-D", "3-D", "float32", "float64"},
+    "ex2": {"default-args", "explicit-args", "T=1", "T<1", "T>1", "mask", "no-mask", "via-student_loss",
+            "2-D", "3-D", "float32", "float64"},
+    "ex3": {"layers-default", "layers-unordered", "layers-duplicate", "layers-negative",
+            "layers-out-of-range", "BertModel", "BertForMaskedLM", "transformers-classes"},
+    "ex4": {"default-args", "explicit-args", "1-D", "2-D", "3-D", "tiny-vocabulary", "short-rows",
+            "per-row-spread", "generator", "no-generator"},
+    "ex5": {"default-args", "explicit-args", "package-classes", "transformers-classes", "package-config",
+            "transformers-config"},
+}  # fmt: skip
+
+
+def _normalised(text: str) -> str:
+    return " ".join(text.split())
+
+
+def contract_sentences(text: str) -> list[str]:
+    """The sentences of the contract's sections "The five exercises" and "What earns points"."""
+    start = text.index("## The five exercises")
+    end = text.index("## Grading interface")
+    sentences = []
+    for block in re.split(r"\n(?=- |#|`)|\n\s*\n", text[start:end]):
+        block = _normalised(block).removeprefix("- ")
+        if not block or block.startswith("#"):
+            continue
+        sentences += re.split(r"(?<=[.;])\s+(?=[A-Z`(])", block)
+    return sentences
+
+
+def coverage_table() -> list[dict]:
+    return tomllib.loads((GRADERS_DIR / "coverage.toml").read_text())["clause"]
+
+
+def collected_checks() -> set[str]:
+    from autograder.collect import ChecksPlugin
+
+    plugin = ChecksPlugin(whole=True)
+    code = pytest.main([str(GRADERS_DIR), "--collect-only", "-q", "-p", "no:cacheprovider"], plugins=[plugin])
+    assert code == 0 and not plugin.collection_errors
+    return {f"{check.exercise}::{check.name}" for check in plugin.plan}
+
+
+def test_contract_snapshot_is_the_shared_contract():
+    if (
+        SHARED_CONTRACT.exists()
+    ):  # next to the repository in the project's layout; a bare clone has only the snapshot
+        assert _normalised(SHARED_CONTRACT.read_text()) == _normalised(CONTRACT_SNAPSHOT.read_text()), (
+            "the contract changed: copy ../shared/CONTRACT.md to autograder/graders/contract_snapshot.md and "
+            "update autograder/graders/coverage.toml"
+        )
+    assert "## What earns points" in CONTRACT_SNAPSHOT.read_text()
+
+
+def test_coverage_table_has_every_contract_sentence_and_nothing_else():
+    sentences = [_normalised(sentence) for sentence in contract_sentences(CONTRACT_SNAPSHOT.read_text())]
+    texts = [_normalised(clause["text"]) for clause in coverage_table()]
+    assert len(sentences) >= 40
+    assert [sentence for sentence in sentences if sentence not in texts] == []
+    assert [text for text in texts if text not in sentences] == []
+    assert len(set(texts)) == len(texts)
+
+
+def test_coverage_table_names_real_checks_and_every_check():
+    checks = collected_checks()
+    table = coverage_table()
+    named = {check for clause in table for check in clause["checks"]}
+    assert named - checks == set(), "checks in coverage.toml that the graders do not have"
+    assert checks - named == set(), "checks that cover no sentence of the contract in coverage.toml"
+    for clause in table:
+        assert clause["checks"], clause["text"]
+        assert all(inputs.strip() for inputs in clause["checks"].values()), clause["text"]
+        assert set(clause["paths"]) <= PATHS, set(clause["paths"]) - PATHS
+
+
+def test_every_exercise_is_checked_on_every_path_the_contract_lists():
+    reached: dict[str, set[str]] = {exercise: set() for exercise in REQUIRED_PATHS}
+    for clause in coverage_table():
+        for exercise in {check.partition("::")[0] for check in clause["checks"]}:
+            reached[exercise] |= set(clause["paths"])
+    assert {
+        exercise: sorted(REQUIRED_PATHS[exercise] - reached[exercise]) for exercise in REQUIRED_PATHS
+    } == {exercise: [] for exercise in REQUIRED_PATHS}
+
+
+def test_transformers_config_stand_in_has_the_fields_of_transformers_config():
+    transformers = pytest.importorskip("transformers")
+    real = transformers.BertConfig()
+    stand_in = zoo.TransformersConfigShape()
+    assert not hasattr(real, "use_pooler") and not hasattr(stand_in, "use_pooler")
+    real_fields = real.to_dict()
+    for name, value in stand_in.to_dict().items():
+        assert name in real_fields and real_fields[name] == value, name

@@ -93,7 +93,8 @@ def test_softmax_stable_for_large_logits(softmax):
         ):
             not_finite = int((~torch.isfinite(result)).sum())
             fail(f"Called {call} and got {not_finite} of {result.numel()} values that are not finite. {hint}")
-        check_tensor(result, expected, call=call, hint=hint)
+        # float32 holds 1e4 to within 1e-3: a correct log-domain softmax is that far from F.softmax
+        check_tensor(result, expected, call=call, hint=hint, rtol=2e-3, atol=1e-5)
 
 
 @pytest.mark.points(1)
@@ -105,7 +106,7 @@ def test_softmax_unchanged_when_every_logit_shifts(softmax):
         softmax(shifted, temperature=2.0),
         F.softmax(logits / 2.0, -1),
         call=call,
-        rtol=1e-4,
+        rtol=1e-3,
         atol=1e-6,
         hint="softmax(x + c) equals softmax(x); exp(1000) overflows, so subtract the largest logit first.",
     )
@@ -114,14 +115,18 @@ def test_softmax_unchanged_when_every_logit_shifts(softmax):
 @pytest.mark.points(2)
 @pytest.mark.requires("test_softmax_matches_torch_for_several_temperatures")
 def test_softmax_leaves_its_input_unchanged(softmax):
-    for shape, dim in (((4, 10), -1), ((3, 4, 5), 1)):
+    for shape, kwargs in (
+        ((4, 10), {"temperature": 3.0}),
+        ((3, 4, 5), {"temperature": 3.0, "dim": 1}),
+        ((2, 6), {}),
+    ):
         logits = _logits(*shape, seed=5)
         original = logits.clone()
-        result = softmax.call(logits, temperature=3.0, dim=dim, arguments=True)
+        result = softmax.call(logits, arguments=True, **kwargs)
         after = result.args[0]
         if not torch.equal(after, original):
             fail(
-                f"Called {describe_call(NAME, logits, temperature=3.0, dim=dim)} and the logits passed in "
+                f"Called {describe_call(NAME, logits, **kwargs)} and the logits passed in "
                 "were changed by the call. Never modify the input: in-place operations such as /=, -=, "
                 ".div_(), .sub_() or .exp_() write into the caller's tensor; use logits / T and friends "
                 "instead."
@@ -159,15 +164,15 @@ def test_softmax_gradient_matches_torch(softmax):
 @pytest.mark.points(2)
 def test_softmax_keeps_dtype_and_shape(softmax):
     logits64 = _logits(4, 10, seed=8, dtype=torch.float64)
-    call = describe_call(NAME, logits64, temperature=2.0)
-    check_tensor(
-        softmax(logits64, temperature=2.0),
-        F.softmax(logits64 / 2.0, -1),
-        call=call,
-        rtol=1e-6,
-        atol=1e-9,
-        hint="A float64 input gives a float64 result: no .float() or dtype=torch.float32 inside.",
-    )
+    for kwargs in ({"temperature": 2.0}, {}):
+        check_tensor(
+            softmax(logits64, **kwargs),
+            F.softmax(logits64 / kwargs.get("temperature", 1.0), -1),
+            call=describe_call(NAME, logits64, **kwargs),
+            rtol=1e-6,
+            atol=1e-9,
+            hint="A float64 input gives a float64 result: no .float() or dtype=torch.float32 inside.",
+        )
     for shape, dim in (((7,), 0), ((2, 3, 4, 5), 2)):
         logits = _logits(*shape, seed=9)
         call = describe_call(NAME, logits, temperature=0.7, dim=dim)

@@ -122,7 +122,7 @@ def _mismatch(call: str, value: int, expected: int, hint: str) -> None:
         )
 
 
-@pytest.mark.points(4)
+@pytest.mark.points(3)
 def test_count_parameters_counts_shared_parameters_once(count_parameters, bert_models, base_count):
     tied = zoo.TiedLanguageModel(vocab_size=500, hidden_size=24)
     value, call = count(count_parameters, tied)
@@ -143,7 +143,7 @@ def test_count_parameters_counts_shared_parameters_once(count_parameters, bert_m
     _mismatch(call, value, BERT_BASE_MLM, hint)
 
 
-@pytest.mark.points(3)
+@pytest.mark.points(2)
 def test_count_parameters_ignores_buffers(count_parameters, bert_models, base_count):
     buffered = zoo.BufferedEncoder(size=16, buffer_size=100_000)
     value, call = count(count_parameters, buffered)
@@ -188,14 +188,18 @@ def breakdown(parameter_breakdown, model: nn.Module) -> tuple[dict[str, int], st
 def _check_breakdown(
     call: str, value: dict[str, int], expected: dict[str, int], total: int, model: nn.Module
 ) -> None:
-    """Keys: the top-level children (a child without parameters may be left out) and "" when needed."""
+    """Keys: every top-level child (one without parameters with 0), in order, and "" only when needed."""
     if value != expected:
         slip = diagnose(value, breakdown_mistakes(model), expected=expected)
         if slip:
             shown = {key: f"{number:,}" for key, number in value.items()}
             fail(f"Called {call} and got {shown}; expected {expected}. {slip}")
-    optional = {key for key, number in expected.items() if number == 0}
     unknown = sorted(set(value) - set(expected))
+    if unknown == [""]:
+        fail(
+            f'Called {call} and got the key "" ({value[""]:,}), but this model holds no parameter of its '
+            'own: the key "" is there only when model.parameters(recurse=False) holds some no child holds.'
+        )
     if unknown:
         nested = [key for key in unknown if "." in key]
         hint = (
@@ -204,13 +208,15 @@ def _check_breakdown(
             else ""
         )
         fail(f"Called {call} and got keys {unknown[:4]} that are not top-level children of the model.{hint}")
-    missing = sorted(set(expected) - set(value) - optional)
+    missing = sorted(set(expected) - set(value))
     if missing:
         hint = (
             ' Parameters the model holds itself (not in a child) go under the key "".'
             if "" in missing
             else ""
         )
+        if all(expected[key] == 0 for key in missing):
+            hint = " Every top-level child has a key, even one without parameters (with 0)."
         fail(f"Called {call} and the keys {missing} are missing; expected {sorted(expected)}.{hint}")
     for key, number in value.items():
         if number != expected[key]:
@@ -221,6 +227,11 @@ def _check_breakdown(
                     "that holds it; later children skip it."
                 )
             fail(f"Called {call} and got {key!r}: {number:,}; expected {expected[key]:,}.{hint}")
+    if [key for key in value if key] != [key for key in expected if key]:
+        fail(
+            f"Called {call} and got the keys in the order {list(value)}; expected the order of "
+            f"model.named_children(): {list(expected)}."
+        )
     if sum(value.values()) != total:
         fail(f"Called {call} and the values sum to {sum(value.values()):,}; expected the total {total:,}.")
 
@@ -356,3 +367,48 @@ def test_bert_parameter_count_exact_on_random_configs(bert_parameter_count):
         expected = count_of_config(fields)
         value, call, slip = formula(bert_parameter_count, **fields)
         _mismatch(call, value, expected, slip)
+
+
+@pytest.mark.points(1)
+def test_bert_parameter_count_reads_a_transformers_config(bert_parameter_count):
+    for index, fields in enumerate([{}, *random_configs(count=4, seed=1910)]):
+        fields = {name: value for name, value in fields.items() if name != "use_pooler"}
+        config = zoo.TransformersConfigShape(**fields)
+        shown = ", ".join(f"{name}={value}" for name, value in fields.items())
+        call = f"{FORMULA}(transformers.BertConfig({shown}))"
+        value = bert_parameter_count(config)
+        expect_exact_type(value, int, call=call)
+        expected = BERT_BASE if index == 0 else count_of_config({**fields, "use_pooler": True})
+        _mismatch(call, value, expected, explain(value, formula_mistakes(config), "ex5.formula"))
+
+
+@pytest.mark.points(1)
+@pytest.mark.needs("transformers")
+def test_counts_work_on_transformers_models(count_parameters, parameter_breakdown):
+    for masked_lm in (False, True):
+        model = hf_model(masked_lm)
+        value, call = count(count_parameters, model)
+        _mismatch(call, value, true_count(model), explain(value, count_mistakes(model), "ex5.count"))
+        value, call = breakdown(parameter_breakdown, model)
+        seen: set[int] = set()
+        expected = {}
+        for name, child in model.named_children():
+            expected[name] = sum(p.numel() for p in child.parameters() if id(p) not in seen)
+            seen.update(id(p) for p in child.parameters())
+        _check_breakdown(call, value, expected, true_count(model), model)
+
+
+@shared_input
+def hf_model(masked_lm: bool) -> nn.Module:
+    """A small ``transformers`` BERT (the MLM one has its decoder tied to the word embeddings)."""
+    import transformers
+
+    config = transformers.BertConfig(
+        vocab_size=120, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=24
+    )
+    with protocol.random_init_skipped():
+        return (transformers.BertForMaskedLM if masked_lm else transformers.BertModel)(config)
+
+
+warm_up(lambda: (hf_model(False), hf_model(True)), needs=("transformers",))
+warm_up(lambda: [count_of_config({**f, "use_pooler": True}) for f in random_configs(count=4, seed=1910)])

@@ -9,6 +9,8 @@ relies on the code under test.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import nn
 
@@ -18,6 +20,7 @@ __all__ = [
     "PartlyFrozenClassifier",
     "SharedAcrossChildren",
     "TiedLanguageModel",
+    "TransformersConfigShape",
 ]
 
 
@@ -156,3 +159,34 @@ class BertShape(nn.Module):
         self.init_kwargs = dict(fields)
         for name, value in fields.items():
             setattr(self, name, value)
+
+
+class TransformersConfigShape(BertShape):
+    """A stand-in for ``transformers.BertConfig``: its fields (``to_dict()``), and no ``use_pooler``.
+
+    ``transformers.BertModel`` builds a pooler unless told otherwise, so ``bert_parameter_count`` must count
+    one when the field is missing. A test checks that the fields are those of the installed
+    ``transformers.BertConfig`` (the ones a BERT shape depends on, and the ones this package's lacks).
+    """
+
+    EXTRA_FIELDS: ClassVar[dict[str, object]] = {
+        "hidden_act": "gelu",
+        "initializer_range": 0.02,
+        "use_cache": True,
+        "classifier_dropout": None,
+        "is_decoder": False,
+        "add_cross_attention": False,
+        "tie_word_embeddings": True,
+        "model_type": "bert",
+    }
+
+    def __init__(self, **fields):
+        super().__init__(**fields)
+        del self.use_pooler
+        self.init_kwargs.pop("use_pooler", None)
+        self.init_kwargs.update(fields)
+        for name, value in self.EXTRA_FIELDS.items():
+            setattr(self, name, value)
+
+    def to_dict(self) -> dict:
+        return {**{k: getattr(self, k) for k in self.init_kwargs}, **self.EXTRA_FIELDS}
