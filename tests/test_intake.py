@@ -288,6 +288,7 @@ def test_grading_a_canvas_download_writes_a_row_and_one_line_per_student_with_th
     download = write_zip(tmp_path / "submissions.zip", files)
     (tmp_path / "roster.csv").write_text(ROSTER)
     (tmp_path / "mine.txt").write_text("not a zip")
+    (tmp_path / "ivy").mkdir()
     out = tmp_path / "out"
     # An earlier run stopped jdoe at the time limit: that row is graded again, not kept.
     stopped = SubmissionResult("jdoe", [], error=engine.STOPPED.format(seconds=4))
@@ -299,6 +300,7 @@ def test_grading_a_canvas_download_writes_a_row_and_one_line_per_student_with_th
             "grade",
             str(download),
             str(tmp_path / "mine.txt"),
+            str(tmp_path / "ivy"),
             "--roster",
             str(tmp_path / "roster.csv"),
             "--out",
@@ -329,7 +331,9 @@ def test_grading_a_canvas_download_writes_a_row_and_one_line_per_student_with_th
         "asmith": ("0", "not submitted"),
         "aabsent": ("0", "not submitted"),
         "mine": ("0", "not a zip file"),
+        "ivy": ("0", "no exercise files"),
     }
+    assert captured.err.count(f"ivy: no exercise files ({tmp_path / 'ivy'} is empty)") == 1
     for student, note in [
         ("blee", "no exercise files"),
         ("asmith", "not submitted"),
