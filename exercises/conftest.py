@@ -85,6 +85,30 @@ def _exercise_of(item: pytest.Item) -> str | None:
     return match.group(1) if match else None
 
 
+class StubReports:
+    """Reports a stub's failure without pytest formatting its traceback (the progress report words it)."""
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> pytest.TestReport | None:
+        """A stub's failure gets its one-line report here, without pytest formatting its traceback."""
+        if call.excinfo is None or _stub_exception(call.excinfo.value) is None:
+            return None
+        sections = [(f"Captured {key} {when}", content) for when, key, content in item._report_sections]
+        return pytest.TestReport(
+            item.nodeid,
+            item.location,
+            dict.fromkeys(item.keywords, 1),
+            "failed",
+            "not started",
+            call.when,
+            sections,
+            call.duration,
+            call.start,
+            call.stop,
+            user_properties=item.user_properties,
+        )
+
+
 class ProgressReport:
     """Collects each check's outcome per exercise and writes the summary at the end of the run."""
 
@@ -228,6 +252,16 @@ class ProgressReport:
         return step
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """One thread for torch: the checks' tensors are tiny, and a pool of threads only adds its start-up
+    (and waits badly on a busy machine)."""
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(1)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     for exercise, (_, topic) in EXERCISES.items():
         config.addinivalue_line("markers", f"{exercise}: {topic}")
@@ -235,3 +269,4 @@ def pytest_configure(config: pytest.Config) -> None:
     config.option.continue_on_collection_errors = True
     if not config.pluginmanager.has_plugin("exercise-progress"):
         config.pluginmanager.register(ProgressReport(config), "exercise-progress")
+        config.pluginmanager.register(StubReports(), "exercise-stub-reports")
