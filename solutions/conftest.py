@@ -5,11 +5,15 @@
   implement ...")`` is still there) is reported as "not started", in one line, without a traceback. It
   still counts as a failure.
 - At the end, one line per exercise: done, not started, failing (with the first failing check's
-  message) or not run, and what to do next.
+  message), or, when its checks were not selected, its state when they last ran in full (kept in
+  ``.exercises-progress.json`` beside this folder, while the exercise's file is unchanged), then the
+  one next step: the next exercise, or the hand-in command when all five pass.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -20,6 +24,9 @@ import pytest
 EXERCISE_DIR = Path(__file__).resolve().parent
 PACKAGE = EXERCISE_DIR.name
 HELPER_FILE = EXERCISE_DIR / "checking.py"
+PROGRESS_FILE = EXERCISE_DIR.parent / f".{PACKAGE}-progress.json"
+"""Each exercise's state when its checks last ran in full, and a digest of its file then; in the learner's
+folder (beside ``exercises/``), never handed in."""
 # id -> (module, what it is about); kept in step with autograder/layout.py by the project's tests.
 EXERCISES: dict[str, tuple[str, str]] = {
     "ex1": ("ex1_softmax", "softmax with a temperature"),
@@ -54,6 +61,25 @@ class ExerciseProgress:
         if self.passed:
             return "done"
         return "not run"
+
+
+def source_digest(path: Path) -> str | None:
+    """The SHA-256 of a file's bytes, or None when it cannot be read."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def read_saved_progress(path: Path | None = None) -> dict[str, dict]:
+    """The saved state of each exercise (``{"ex1": {"status": "done", "source": digest}}``), or {}."""
+    try:
+        saved = json.loads((path or PROGRESS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(saved, dict):
+        return {}
+    return {key: value for key, value in saved.items() if isinstance(value, dict) and "status" in value}
 
 
 def _stub_exception(exc: BaseException | None) -> tuple[str, str] | None:
@@ -115,6 +141,7 @@ class ProgressReport:
     def __init__(self, config: pytest.Config):
         self.config = config
         self.progress: dict[str, ExerciseProgress] = {}
+        self.partly_run: set[str] = set()
 
     def _entry(self, exercise: str) -> ExerciseProgress:
         return self.progress.setdefault(exercise, ExerciseProgress())
@@ -191,6 +218,12 @@ class ProgressReport:
             return NOT_STARTED_CATEGORY, "N", ("NOT STARTED", {"yellow": True})
         return None
 
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            exercise = _exercise_of(item)
+            if exercise is not None:
+                self.partly_run.add(exercise)
+
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if not self.progress:
             return
@@ -198,20 +231,27 @@ class ProgressReport:
         writer.write_sep("=", "your progress")
         ids = list(EXERCISES) + sorted(set(self.progress) - set(EXERCISES))
         width = max(len(EXERCISES.get(ex, ("", ex))[1]) for ex in ids)
+        earlier = read_saved_progress()
         done = 0
         next_step: str | None = None
-        not_run = 0
+        check_next: str | None = None
+        not_checked = 0
         for exercise in ids:
             entry = self.progress.get(exercise, ExerciseProgress())
             topic = EXERCISES.get(exercise, ("", exercise))[1]
             path = self.shown_path(self.exercise_file(exercise))
             status = entry.status
-            if status == "done":
+            if status == "not run":
+                status, detail, colour = self._earlier_state(exercise, earlier.get(exercise))
+                if status == "done":
+                    done += 1
+                else:
+                    not_checked += 1
+                    if check_next is None:
+                        check_next = f"Next: check {exercise}: pytest {PACKAGE} -m {exercise}"
+            elif status == "done":
                 done += 1
                 detail, colour = "done", {"green": True}
-            elif status == "not run":
-                not_run += 1
-                detail, colour = "(not run)", {}
             elif status == "not started":
                 detail, colour = f"not started  -> open {path}", {"yellow": True}
             elif status == "in progress":
@@ -224,23 +264,41 @@ class ProgressReport:
                 else:
                     detail = f"failing: {entry.failed[0]}"
                 colour = {"red": True}
-            if status not in ("done", "not run") and next_step is None:
+            if status not in ("done", "not checked") and next_step is None:
                 next_step = self._next_step(exercise, status, path)
             writer.write_line(f"{exercise}  {topic:<{width}}  {detail}", **colour)
+        self._save_progress(earlier)
         total = len(ids)
         summary = f"{done} of {total} done"
-        if not_run:
-            summary += f" ({not_run} not run in this session)"
+        if not_checked:
+            summary += f" ({not_checked} not checked in this run)"
         writer.write_line(summary + ".", bold=True)
-        if next_step is not None:
-            writer.write_line(next_step)
-        elif done == total:
-            writer.write_line(
-                f"All {total} done. To hand in, zip the {PACKAGE}/ folder: "
-                f"python -m zipfile -c {PACKAGE}.zip {PACKAGE}/"
-            )
+        if next_step is not None or check_next is not None:
+            writer.write_line(next_step or check_next)
         else:
-            writer.write_line(f"Run `pytest {PACKAGE}` to check every exercise.")
+            writer.write_line(f"All {total} done. To hand in: python -m {PACKAGE}.handin STUDENT_ID")
+
+    def _earlier_state(self, exercise: str, saved: dict | None) -> tuple[str, str, dict]:
+        """An exercise whose checks did not run: its last known state, while its file is unchanged."""
+        if not saved:
+            return "not checked", "not checked in this run", {}
+        if saved.get("source") != source_digest(self.exercise_file(exercise)):
+            return "not checked", f"not checked in this run (changed since it was {saved['status']})", {}
+        if saved["status"] == "done":
+            return "done", "done (when last checked)", {"green": True}
+        return "not checked", f"{saved['status']} when last checked", {}
+
+    def _save_progress(self, earlier: dict[str, dict]) -> None:
+        """Remember each exercise whose checks all ran, with a digest of its file (best effort)."""
+        saved = dict(earlier)
+        for exercise, entry in self.progress.items():
+            if entry.status == "not run" or exercise in self.partly_run:
+                continue
+            saved[exercise] = {"status": entry.status, "source": source_digest(self.exercise_file(exercise))}
+        try:
+            PROGRESS_FILE.write_text(json.dumps(saved, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        except OSError:
+            pass
 
     def _next_step(self, exercise: str, status: str, path: str) -> str:
         if status == "failing":

@@ -4,12 +4,15 @@ python -m exercises.hints            which exercises have hints, and how many
 python -m exercises.hints ex2        the first hint for ex2
 python -m exercises.hints ex2 2      the second one
 python -m exercises.hints ex2 --all  all of them
+python -m exercises.hints --help     this usage
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import textwrap
+from typing import NoReturn
 
 
 def _paragraphs(text: str) -> tuple[str, ...]:
@@ -107,6 +110,27 @@ def _command() -> str:
     return f"python -m {__package__ or 'exercises'}.hints"
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose error is one line naming the problem (and the choices), no usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _OneLineParser(
+        prog=_command(),
+        description="Hints on request, one at a time, from a nudge to nearly the answer (never the code).",
+        epilog=f"Examples: {_command()} ex2   |   {_command()} ex2 2   |   {_command()} ex2 --all",
+    )
+    parser.add_argument(
+        "exercise", nargs="?", help=f"the exercise: {', '.join(HINTS)} (none: list how many hints each has)"
+    )
+    parser.add_argument("number", nargs="?", help="which hint, from 1 (default 1)")
+    parser.add_argument("--all", action="store_true", help="show every hint of the exercise")
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
     """Print hints as the command line asks; return the exit status.
 
@@ -116,26 +140,37 @@ def main(argv: list[str] | None = None) -> int:
     Returns:
         0 on success, 2 for an unknown exercise or hint number.
     """
-    args = list(sys.argv[1:] if argv is None else argv)
-    if not args:
+    parser = _parser()
+    try:
+        args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    except SystemExit as stop:
+        return int(stop.code or 0)
+    if args.number == "--all":
+        args.all, args.number = True, None
+    if args.exercise is None:
         print("Hints, one at a time, from a nudge to nearly the answer:")
         for exercise, hints in HINTS.items():
             print(f"  {exercise}: {len(hints)} hints   ({_command()} {exercise})")
         return 0
-    exercise = args[0].lower()
+    exercise = args.exercise.lower()
     if exercise not in HINTS:
-        print(f"No exercise {args[0]!r}; choose one of {', '.join(HINTS)}.", file=sys.stderr)
+        print(
+            f"{_command()}: no exercise {args.exercise!r}; choose one of {', '.join(HINTS)}.", file=sys.stderr
+        )
         return 2
     hints = HINTS[exercise]
-    if len(args) > 1 and args[1] == "--all":
+    if args.all:
         numbers = list(range(1, len(hints) + 1))
     else:
         try:
-            numbers = [int(args[1]) if len(args) > 1 else 1]
+            numbers = [int(args.number) if args.number is not None else 1]
         except ValueError:
             numbers = [0]
         if not 1 <= numbers[0] <= len(hints):
-            print(f"{exercise} has hints 1 to {len(hints)} (or --all); got {args[1]!r}.", file=sys.stderr)
+            print(
+                f"{_command()}: {exercise} has hints 1 to {len(hints)} (or --all); got {args.number!r}.",
+                file=sys.stderr,
+            )
             return 2
     for number in numbers:
         heading = f"{exercise} hint {number} of {len(hints)}:"
@@ -144,6 +179,11 @@ def main(argv: list[str] | None = None) -> int:
     if last < len(hints):
         print(f"(next: {_command()} {exercise} {last + 1})")
     return 0
+
+
+def hint_count(exercise: str) -> int:
+    """How many hints ``exercise`` has (0 for an unknown one)."""
+    return len(HINTS.get(exercise, ()))
 
 
 if __name__ == "__main__":

@@ -333,8 +333,9 @@ def test_marker_selects_one_exercise(bundle):
     assert ran and set(ran) == {"test_ex3_layers"}, output
     lines = progress_lines(output)
     assert lines["ex3"].startswith("not started"), output
-    assert all(lines[ex.id] == "(not run)" for ex in EXERCISES if ex.id != "ex3"), output
-    assert "0 of 5 done (4 not run in this session)." in output
+    assert all(lines[ex.id] == "not checked in this run" for ex in EXERCISES if ex.id != "ex3"), output
+    assert "0 of 5 done (4 not checked in this run)." in output
+    assert output.split("your progress", 1)[1].splitlines()[-2].startswith("Next: ex3: open"), output
 
 
 def test_independent_correct_implementations_pass_every_check(bundle):
@@ -344,8 +345,22 @@ def test_independent_correct_implementations_pass_every_check(bundle):
     assert status == 0, output
     assert set(progress_lines(output).values()) == {"done"}, output
     assert "5 of 5 done." in output
-    assert "python -m zipfile -c exercises.zip exercises/" in output
+    assert "All 5 done. To hand in: python -m exercises.handin STUDENT_ID" in output
     assert re.search(r"\b\d+ passed\b", output.splitlines()[-1]) and "failed" not in output.splitlines()[-1]
+
+    # One exercise checked alone: the others keep their last known state while their files are unchanged.
+    (bundle / "exercises" / "ex5_params.py").write_text(
+        (bundle / "exercises" / "ex5_params.py").read_text() + "\n# edited after the last check\n"
+    )
+    status, output = run_checks(bundle, "-m", "ex3")
+    assert status == 0, output
+    lines = progress_lines(output)
+    assert lines["ex3"] == "done", output
+    for exercise_id in ("ex1", "ex2", "ex4"):
+        assert lines[exercise_id] == "done (when last checked)", output
+    assert lines["ex5"] == "not checked in this run (changed since it was done)", output
+    assert "4 of 5 done (1 not checked in this run)." in output
+    assert output.split("your progress", 1)[1].splitlines()[-2] == "Next: check ex5: pytest exercises -m ex5"
 
 
 def test_partly_done_work_shows_done_failing_and_not_started(bundle):
@@ -408,3 +423,32 @@ def test_plugin_table_and_bundle_markers_agree_with_the_layout():
     project = tomllib.loads((BUNDLE_TEMPLATES_DIR / "pyproject.toml").read_text(encoding="utf-8"))
     markers = project["tool"]["pytest"]["ini_options"]["markers"]
     assert markers == [f"{ex.id}: {ex.topic}" for ex in EXERCISES]
+
+
+@pytest.mark.parametrize("command", ["hints", "handin"])
+def test_learner_commands_answer_help_and_name_the_choices_of_a_mistyped_argument(bundle, command):
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", f"exercises.{command}", *args],
+            check=False,
+            cwd=bundle,
+            env=learner_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    helped = run("--help")
+    assert helped.returncode == 0 and helped.stdout.startswith(f"usage: python -m exercises.{command}"), helped
+    assert "Traceback" not in helped.stderr, helped
+    if command == "hints":
+        mistyped = run("ex9")
+        assert mistyped.returncode == 2 and mistyped.stdout == "", mistyped
+        assert mistyped.stderr.splitlines() == [
+            "python -m exercises.hints: no exercise 'ex9'; choose one of ex1, ex2, ex3, ex4, ex5."
+        ], mistyped
+    if command == "handin":
+        return  # its errors are the hand-in's own (tests/test_handin.py)
+    unknown = run("--colour")
+    assert unknown.returncode == 2 and len(unknown.stderr.splitlines()) == 1, unknown
+    assert "unrecognized arguments: --colour" in unknown.stderr and "Traceback" not in unknown.stderr, unknown
