@@ -23,6 +23,7 @@ changes nothing they compute.
 
 from __future__ import annotations
 
+import builtins
 import importlib
 import os
 import re
@@ -30,8 +31,6 @@ import sys
 import traceback
 from collections.abc import Callable
 from typing import Any
-
-import torch
 
 from autograder import protocol
 from autograder.layout import EXERCISE_BY_MODULE
@@ -116,21 +115,56 @@ class Worker:
 def bind(worker: Worker) -> Callable[[Any], dict[str, Any]]:
     """The worker's request handler, with every fact it reports computed by code bound now (see the
     module's docstring). Called before the submission is imported."""
-    tensor_type, module_type, parameter_type = torch.Tensor, torch.nn.Module, torch.nn.Parameter
-    base = torch._C.TensorBase
-    storage_of, storage_ptr = base.untyped_storage, torch._C.StorageBase.data_ptr
+    # Every global name the closures below use is bound here as a local of this function (a closure
+    # variable for them), so that rebinding it in this module or in builtins afterwards changes nothing.
+    (dict, set, str, id, len, zip, enumerate, getattr, type, isinstance, list, tuple, bool) = (
+        builtins.dict,
+        builtins.set,
+        builtins.str,
+        builtins.id,
+        builtins.len,
+        builtins.zip,
+        builtins.enumerate,
+        builtins.getattr,
+        builtins.type,
+        builtins.isinstance,
+        builtins.list,
+        builtins.tuple,
+        builtins.bool,
+    )
+    BaseException, Exception, NotImplementedError = (
+        builtins.BaseException,
+        builtins.Exception,
+        builtins.NotImplementedError,
+    )
+    names = globals()
+    import torch as torch_module
+
+    protocol, frame = names["protocol"], names["frame"]
+    short, traceback_chars, stub_message = names["_short"], names["TRACEBACK_CHARS"], names["STUB_MESSAGE"]
+    max_depth, dtype_named, empty = frame.MAX_DEPTH, frame.dtype_named, torch_module.empty
+    tensor_type, module_type, parameter_type = (
+        torch_module.Tensor,
+        torch_module.nn.Module,
+        torch_module.nn.Parameter,
+    )
+    base = torch_module._C.TensorBase
+    storage_of, storage_ptr = base.untyped_storage, torch_module._C.StorageBase.data_ptr
     data_ptr, storage_offset = base.data_ptr, base.storage_offset
-    detach, ones_like = base.detach, torch._C._VariableFunctions.ones_like
+    detach, ones_like = base.detach, torch_module._C._VariableFunctions.ones_like
     shape_of = base.__dict__["shape"].__get__
     dtype_of = base.__dict__["dtype"].__get__
     device_of = base.__dict__["device"].__get__
     requires_grad_of = base.__dict__["requires_grad"].__get__
-    run_backward = torch.autograd.Variable._execution_engine.run_backward
-    no_overrides, is_floating = torch._C.DisableTorchFunction, base.is_floating_point
-    function_modes, dispatch_modes = torch._C._len_torch_function_stack, torch._C._len_torch_dispatch_stack
-    getset = type(torch.nn.Module.__dict__["__dict__"])
+    run_backward = torch_module.autograd.Variable._execution_engine.run_backward
+    no_overrides, is_floating = torch_module._C.DisableTorchFunction, base.is_floating_point
+    function_modes, dispatch_modes = (
+        torch_module._C._len_torch_function_stack,
+        torch_module._C._len_torch_dispatch_stack,
+    )
+    getset = type(torch_module.nn.Module.__dict__["__dict__"])
     mro_of, class_dict_of = type.__dict__["__mro__"].__get__, type.__dict__["__dict__"].__get__
-    frombuffer, set_data = torch.frombuffer, base.__dict__["data"].__set__
+    frombuffer, set_data = torch_module.frombuffer, base.__dict__["data"].__set__
     requires_grad_, view_as = base.requires_grad_, base.view
     items, kind, is_instance, to_list, to_tuple, to_bool = dict.items, type, isinstance, list, tuple, bool
     encode, decode, tag = protocol.encode, protocol.decode, protocol._TAG
@@ -149,16 +183,16 @@ def bind(worker: Worker) -> Callable[[Any], dict[str, Any]]:
         worker._take_shared,
     )
     importer = worker._import
-    failure, describe_exception, name_of = _failure, traceback.format_exception, str
+    failure, describe_exception, name_of = names["_failure"], traceback.format_exception, str
 
     def raised(exc: BaseException) -> dict[str, Any]:
         text = "".join(describe_exception(kind(exc), exc, exc.__traceback__))
         return failure(
             "raised",
-            f"{kind(exc).__name__}: {_short(name_of(exc))}",
+            f"{kind(exc).__name__}: {short(name_of(exc))}",
             type_name=kind(exc).__name__,
             mro=[c.__name__ for c in kind(exc).__mro__],
-            tb=text[-TRACEBACK_CHARS:],
+            tb=text[-traceback_chars:],
         )
 
     def lenient(value: Any) -> Any:
@@ -179,12 +213,12 @@ def bind(worker: Worker) -> Callable[[Any], dict[str, Any]]:
         raise unsafe(f"an object of type {kind(obj).__name__} without its own attributes")
 
     def arena_view(entry: dict[str, Any]) -> Any:
-        dtype, shape = frame.dtype_named(entry["dtype"]), entry["shape"]
+        dtype, shape = dtype_named(entry["dtype"]), entry["shape"]
         count = 1
         for size in shape:
             count *= size
         if not count:
-            return torch.empty(shape, dtype=dtype)
+            return empty(shape, dtype=dtype)
         flat = frombuffer(shared.map, dtype=dtype, count=count, offset=entry["offset"])
         return view_as(flat, shape)
 
@@ -232,7 +266,7 @@ def bind(worker: Worker) -> Callable[[Any], dict[str, Any]]:
                 yield from walk_module(child, f"{prefix}{name}.", depth + 1, seen)
 
     def tensors_in(value: Any, depth: int = 0):
-        if depth > frame.MAX_DEPTH:
+        if depth > max_depth:
             return
         if is_instance(value, tensor_type):
             yield value
@@ -284,7 +318,7 @@ def bind(worker: Worker) -> Callable[[Any], dict[str, Any]]:
             computed = run_backward(
                 (value,), (upstream,), False, False, to_tuple(t for _, t in leaves), True, False
             )
-        except Exception:  # noqa: BLE001 (no gradient could be computed: each stays None)
+        except Exception:
             return {tag: "dict", "items": grads}
         for (name, _), gradient in zip(leaves, computed):
             if gradient is not None:
@@ -343,10 +377,10 @@ def bind(worker: Worker) -> Callable[[Any], dict[str, Any]]:
         try:
             value = function(*args, **kwargs)
         except NotImplementedError as exc:
-            if STUB_MESSAGE.match(str(exc)):
+            if stub_message.match(str(exc)):
                 raise not_started(str(exc)) from None
             return raised(exc)
-        except BaseException as exc:  # SystemExit and KeyboardInterrupt included: they cost this call only  # noqa: BLE001
+        except BaseException as exc:  # SystemExit and KeyboardInterrupt included: they cost this call only
             return raised(exc)
         if function_modes() or dispatch_modes():
             raise unsafe("the call left a torch function or dispatch mode active")
@@ -387,8 +421,8 @@ def bind(worker: Worker) -> Callable[[Any], dict[str, Any]]:
             except submission_error as exc:
                 return failure(exc.kind, exc.message, type_name=getattr(exc, "type_name", ""))
             return failure("error", f"unknown op {op!r}")
-        except BaseException as exc:  # anything the learner's code broke on the way: this request only  # noqa: BLE001
-            detail = f"{type(exc).__name__}: {_short(str(exc))}"
+        except BaseException as exc:  # anything the learner's code broke on the way: this request only
+            detail = f"{type(exc).__name__}: {short(str(exc))}"
             return failure("error", f"the call could not be completed ({detail})")
 
     return handle

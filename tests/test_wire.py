@@ -406,7 +406,11 @@ def in_place_package(tmp_path, monkeypatch):
     (package / "__init__.py").write_text("")
     (package / "ex1_softmax.py").write_text(IN_PLACE_SOFTMAX)
     monkeypatch.syspath_prepend(str(tmp_path))
+    # A worker in this process points "given.*" at its package's model: put it back afterwards.
+    resolver = protocol._GIVEN_RESOLVER[0]
+    monkeypatch.setattr(protocol, "_USE_PREPARED", protocol._USE_PREPARED)
     yield package.name
+    protocol._GIVEN_RESOLVER[0] = resolver
     for name in [n for n in sys.modules if n.startswith(package.name)]:
         del sys.modules[name]
 
