@@ -16,8 +16,6 @@ import pytest
 
 from autograder import engine
 from autograder.collect import CheckResult
-from autograder.demo.catalogue import by_student
-from autograder.demo.classroom import copy_exercise_files, write_pristine_stubs
 from autograder.layout import SOLUTIONS_DIR
 from autograder.results import SubmissionResult, misconceptions, report_html, score_bins, write_result
 
@@ -50,6 +48,33 @@ def test_failed_checks_are_grouped_by_the_diagnosis_whatever_the_numbers():
     assert SubmissionResult("al", [], note="not submitted").exercise_status("ex2") == "no submission"
 
 
+def test_the_sentence_after_the_expected_value_is_the_diagnosis_and_a_bare_message_names_none():
+    counted_twice = "A tied (shared) weight was counted twice: use model.parameters()."
+    results = [
+        SubmissionResult(
+            student,
+            [
+                check(
+                    "ex5",
+                    "test_count",
+                    0,
+                    f"Called count_parameters(m) and got {got}; expected 13,100 "
+                    f"(off by +{got - 13100}). {counted_twice}",
+                ),
+                check(
+                    "ex5", "test_shape", 0, f"Called count_parameters(m) and got a tensor of shape ({got},)"
+                ),
+            ],
+        )
+        for student, got in (("ann", 25100), ("bob", 26200))
+    ]
+    found = {entry.text: entry for entry in misconceptions(results)["ex5"]}
+    assert found[counted_twice].students == ["ann", "bob"] and found[counted_twice].kind == "named mistake"
+    bare = next(entry for text, entry in found.items() if text != counted_twice)
+    assert bare.kind == "no mistake named" and bare.students == ["ann", "bob"]
+    assert next(iter(found)) == counted_twice, "named mistakes come first"
+
+
 def test_scores_fall_in_bins_per_exercise():
     results = [
         SubmissionResult("a", [check("ex1", "c", 20, max_points=20)]),
@@ -72,6 +97,9 @@ def test_the_report_escapes_what_learners_wrote():
 
 def graded_class(tmp_path: Path) -> Path:
     """Grade the class (see the module's text) into tmp_path/out; returns out."""
+    from autograder.demo.catalogue import by_student
+    from autograder.demo.classroom import copy_exercise_files, write_pristine_stubs
+
     folders = tmp_path / "class"
     paths = [
         by_student("ex2-reversed-kl").write(folders / "ann"),

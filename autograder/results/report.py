@@ -29,6 +29,7 @@ from .model import (
 # Where a failed check's message names the mistake: after the numbers, a sentence the graders'
 # diagnosis writes (solutions/diagnosis.py), a contract clause, or a missing function.
 DIAGNOSIS_START = re.compile(r"(?:^|(?<=[.)?] ))(That |Did you |The contract: )")
+AFTER_THE_NUMBERS = re.compile(r"[.)]\s+(?=[A-Za-z(])")
 NAMED_SLIP, CONTRACT, OTHER = "named mistake", "contract", "no mistake named"
 KINDS = (NAMED_SLIP, CONTRACT, OTHER)
 NOT_A_MISCONCEPTION = (NOT_STARTED_MARK, "not graded", "not run")
@@ -36,16 +37,29 @@ NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
 SCORE_BINS = ("0", "1-5", "6-10", "11-15", "16-19", "20")
 
 
-def diagnosis_of(check: CheckResult) -> str:
-    """The misconception a failed check names, or ``""`` when it is not one (not started, not run)."""
+def diagnosis_of(check: CheckResult) -> tuple[str, str]:
+    """What a failed check names and its kind (:data:`KINDS`); ``("", "")`` when it is no misconception
+    (not started, not run).
+
+    The graders' message says what was called, what came back and what was expected, then names the
+    mistake: the text from "That ...", "Did you ..." or "The contract: ..." on, else the sentences after
+    the expected value. A message with neither is kept whole, as naming no mistake.
+    """
     named = getattr(check, "diagnosis", "")
     if named:
-        return str(named)
+        return str(named), NAMED_SLIP
     message = check.message.strip()
     if not message or any(mark in message for mark in NOT_A_MISCONCEPTION):
-        return ""
+        return "", ""
     match = DIAGNOSIS_START.search(message)
-    return message[match.start() :] if match else message
+    if match is None and message.startswith("Called ") and "expected" in message:
+        match = AFTER_THE_NUMBERS.search(message, message.index("expected"))
+        if match is not None:
+            return message[match.end() :], NAMED_SLIP
+    if match is None:
+        return message, OTHER
+    text = message[match.start() :]
+    return text, CONTRACT if text.startswith("The contract:") else NAMED_SLIP
 
 
 @dataclass
@@ -54,18 +68,9 @@ class Misconception:
 
     exercise: str
     text: str
+    kind: str = OTHER
     students: list[str] = field(default_factory=list)
     checks: list[str] = field(default_factory=list)
-
-    @property
-    def kind(self) -> str:
-        """A named mistake ("That is ...", "Did you ..."), the contract's sentence, or a message that
-        names no mistake (a wrong shape, a crash, a property gated on the core check)."""
-        if self.text.startswith("The contract:"):
-            return CONTRACT
-        if DIAGNOSIS_START.match(self.text):
-            return NAMED_SLIP
-        return OTHER
 
 
 def misconceptions(results: list[SubmissionResult]) -> dict[str, list[Misconception]]:
@@ -78,11 +83,11 @@ def misconceptions(results: list[SubmissionResult]) -> dict[str, list[Misconcept
         for check in result.checks:
             if check.passed:
                 continue
-            text = diagnosis_of(check)
+            text, kind = diagnosis_of(check)
             if not text:
                 continue
             key = (check.exercise, NUMBER.sub("#", text))
-            entry = found.setdefault(key, Misconception(check.exercise, text))
+            entry = found.setdefault(key, Misconception(check.exercise, text, kind))
             if result.student not in entry.students:
                 entry.students.append(result.student)
             if check.name not in entry.checks:
