@@ -20,7 +20,7 @@ import torch
 from autograder import protocol
 from autograder.layout import EXERCISE_BY_ID, Exercise
 from autograder.protocol import CallResult, Handle
-from autograder.wire import arena
+from autograder.wire import arena, frame
 
 
 class Connection(Protocol):
@@ -130,8 +130,9 @@ class Callable_:
         """The call's :class:`CallResult`, or the :class:`SubmissionError` to raise, stripped of its
         traceback and context (see :meth:`call`)."""
         try:
+            frame.forget_deadline()
             reply = self._connection.request(tree, exercise=self._exercise.id)
-            deadline = getattr(self._connection, "reply_deadline", None)
+            deadline = getattr(self._connection, "reply_deadline", None) or frame.last_deadline()
             result = _decode_reply(reply, sent is not None, allow=allow, deadline=deadline)
             if sent is not None and shared is not None:
                 result.observed = protocol.observe_arguments(sent, shared)

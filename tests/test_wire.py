@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from autograder import protocol
+from autograder import submission as submission_module
 from autograder.layout import EXERCISE_BY_ID
 from autograder.submission import Callable_, LocalConnection, Submission, _decode_reply
 from autograder.wire import arena, frame
@@ -441,3 +442,31 @@ def test_a_worker_cannot_point_the_graders_at_shared_memory_they_did_not_hand_ov
             {protocol._TAG: "arena_tensor", "offset": 2**40, "dtype": "float32", "shape": [4]},
             arena=arena.current(),
         )
+
+
+def test_a_reply_is_decoded_within_the_deadline_it_was_read_under(monkeypatch):
+    """The deadline recv_message read the reply under is the one its decoding must keep."""
+    import os
+
+    read_end, write_end = os.pipe()
+    frame.send_message(write_end, frame.dumps({"ok": True, "value": 1.0}))
+    deadline = time.monotonic() + 3600.0
+
+    class _Pipe:
+        def request(self, tree, *, exercise):
+            return frame.loads(frame.recv_message(read_end, deadline))
+
+    seen = []
+    real = submission_module._decode_reply
+    monkeypatch.setattr(
+        submission_module, "_decode_reply", lambda *a, **k: seen.append(k["deadline"]) or real(*a, **k)
+    )
+    function = Callable_(_Pipe(), EXERCISE_BY_ID["ex1"], "ex1_softmax.softmax_with_temperature", "softmax")
+    try:
+        assert function(torch.ones(2)) == 1.0
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    assert seen == [deadline]
+    function_without_pipe = Callable_(_Replies({"ok": True, "value": 2}), EXERCISE_BY_ID["ex1"], "x.y", "y")
+    assert function_without_pipe(1) == 2 and seen[-1] is None

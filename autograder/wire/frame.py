@@ -282,9 +282,23 @@ def send_message(fd: int, payload: bytes) -> None:
         view = view[written:]
 
 
+_LAST_DEADLINE: list[float | None] = [None]
+
+
+def last_deadline() -> float | None:
+    """The deadline of the last :func:`recv_message` in this process since :func:`forget_deadline`:
+    the call's, for whoever decodes the reply after it (decoding counts within the same deadline)."""
+    return _LAST_DEADLINE[0]
+
+
+def forget_deadline() -> None:
+    _LAST_DEADLINE[0] = None
+
+
 def recv_message(fd: int, deadline: float | None = None) -> bytes:
     """Read one message. Raises ``TimeoutError`` past ``deadline``, ``EOFError`` on a closed pipe and
     :class:`ProtocolError` for a length over :data:`MAX_MESSAGE_BYTES` (before reading any of it)."""
+    _LAST_DEADLINE[0] = deadline
     header = _read_exact(fd, _HEADER.size, deadline)
     (length,) = _HEADER.unpack(header)
     if length > MAX_MESSAGE_BYTES:
