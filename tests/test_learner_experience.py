@@ -439,7 +439,9 @@ def test_learner_commands_answer_help_and_name_the_choices_of_a_mistyped_argumen
         )
 
     helped = run("--help")
-    assert helped.returncode == 0 and helped.stdout.startswith(f"usage: python -m exercises.{command}"), helped
+    assert helped.returncode == 0 and helped.stdout.startswith(f"usage: python -m exercises.{command}"), (
+        helped
+    )
     assert "Traceback" not in helped.stderr, helped
     if command == "hints":
         mistyped = run("ex9")
