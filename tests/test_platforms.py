@@ -1,0 +1,192 @@
+"""The platforms: the Gradescope bundle and its run_autograder, the PrairieLearn external grader, and the
+gradebook CSVs for Canvas and Moodle. Each grader runs as its platform would run it, in a temp tree."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from autograder.layout import EXERCISES, REPO_ROOT
+from autograder.platforms import gradescope
+from autograder.release import find_regions, make_stub
+
+SCHEMAS = REPO_ROOT / "autograder" / "platforms" / "schemas"
+SOLUTIONS = REPO_ROOT / "solutions"
+
+
+def schema(name: str) -> dict:
+    return json.loads((SCHEMAS / name).read_text())
+
+
+def stub_text(exercise) -> str:
+    return make_stub((SOLUTIONS / exercise.filename).read_text(), exercise.id, filename=exercise.filename)
+
+
+def write_handin_zip(path: Path, solved: tuple[str, ...] = ()) -> Path:
+    """A zip as ``python -m exercises.handin`` writes it: the five files at its top level, the
+    exercises in ``solved`` taken from the solutions, the others left as the released stubs."""
+    with zipfile.ZipFile(path, "w") as archive:
+        for exercise in EXERCISES:
+            solved_text = (SOLUTIONS / exercise.filename).read_text()
+            archive.writestr(exercise.filename, solved_text if exercise.id in solved else stub_text(exercise))
+    return path
+
+
+def environment_with_this_python() -> dict[str, str]:
+    """The environment a platform's script sees, with this venv's python first on PATH."""
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH",)}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+# --------------------------------------------------------------------------------------------------
+# Gradescope
+
+
+def gradescope_tree(tmp_path: Path, bundle: Path) -> Path:
+    """/autograder as Gradescope lays it out: source/ (the unpacked zip), run_autograder copied to the
+    top, submission/ and results/."""
+    root = tmp_path / "autograder"
+    (root / "source").mkdir(parents=True)
+    with zipfile.ZipFile(bundle) as archive:
+        archive.extractall(root / "source")
+    for name in ("run_autograder", "setup.sh"):
+        (root / "source" / name).chmod(0o755)
+    shutil.copy2(root / "source" / "run_autograder", root / "run_autograder")
+    (root / "submission").mkdir()
+    (root / "results").mkdir()
+    return root
+
+
+def solution_bodies() -> list[str]:
+    """The body of every solution region of the five exercises, each line stripped of its indent."""
+    bodies = []
+    for exercise in EXERCISES:
+        source = (SOLUTIONS / exercise.filename).read_text()
+        text = source.splitlines()
+        for region in find_regions(source, exercise.filename):
+            body = [line.strip() for line in text[region.begin : region.end - 1] if line.strip()]
+            if len(body) >= 2:
+                bodies.append("\n".join(body))
+    return bodies
+
+
+def stripped(text: str) -> str:
+    return "\n".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def test_gradescope_bundle_holds_the_graders_and_given_code_but_no_solution(tmp_path):
+    bundle = gradescope.build_bundle(tmp_path / "autograder.zip", "hidden")
+    with zipfile.ZipFile(bundle) as archive:
+        names = set(archive.namelist())
+        modes = {info.filename: info.external_attr >> 16 for info in archive.infolist()}
+        texts = {name: archive.read(name).decode("utf-8", "replace") for name in names}
+
+    assert {"setup.sh", "run_autograder", "pyproject.toml", "README.md"} <= names
+    assert modes["run_autograder"] & 0o111 and modes["setup.sh"] & 0o111
+    for exercise in EXERCISES:
+        assert f"autograder/graders/test_{exercise.module}.py" in names
+    assert {"solutions/model.py", "solutions/checking.py", "solutions/diagnosis.py"} <= names
+    solution_files = {name for name in names if name.startswith("solutions/")}
+    assert solution_files == {f"solutions/{name}" for name in gradescope.GIVEN_SOLUTION_FILES}
+    assert not [name for name in names if name.startswith(("autograder/course/", "autograder/demo/"))]
+    assert not [name for name in names if name.endswith((".ipynb", ".pyc"))]
+    bodies = solution_bodies()
+    assert len(bodies) >= len(EXERCISES)
+    leaked = [name for name, text in texts.items() for body in bodies if body in stripped(text)]
+    assert not leaked, leaked
+
+    setup = texts["setup.sh"]
+    assert "--index-url https://download.pytorch.org/whl/cpu torch==2.13.0" in setup
+    assert "pip install /autograder/source\n" in setup and "[dev]" not in setup
+    assert "--visibility hidden" in texts["run_autograder"]
+    assert "AUTOGRADER_ROOT" in texts["run_autograder"]
+
+
+def test_gradescope_bundle_is_reproducible(tmp_path):
+    first = gradescope.build_bundle(tmp_path / "a.zip").read_bytes()
+    assert gradescope.build_bundle(tmp_path / "b.zip").read_bytes() == first
+
+
+def test_gradescope_verb_refuses_an_unknown_visibility(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "autograder", "gradescope", "--out", str(tmp_path / "a.zip")]
+        + ["--visibility", "all"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "invalid choice: 'all'" in result.stderr
+    assert not (tmp_path / "a.zip").exists()
+
+
+def test_run_autograder_grades_a_handin_zip_as_gradescope_runs_it(tmp_path):
+    root = gradescope_tree(tmp_path, gradescope.build_bundle(tmp_path / "autograder.zip", "after_published"))
+    write_handin_zip(root / "submission" / "alice.zip", solved=("ex1",))
+    (root / "submission_metadata.json").write_text(
+        json.dumps({"users": [{"email": "alice@example.edu", "name": "Alice", "id": 7}]})
+    )
+    env = environment_with_this_python()
+    env["AUTOGRADER_ROOT"] = str(root)
+
+    run = subprocess.run(
+        [str(root / "run_autograder")], cwd=root, env=env, capture_output=True, text=True, check=False
+    )
+
+    assert run.returncode == 0, run.stdout + run.stderr
+    data = json.loads((root / "results" / "results.json").read_text())
+    jsonschema.validate(data, schema("gradescope_results.schema.json"))
+    assert data["score"] == 20
+    assert data["extra_data"]["exercises"] == {"ex1": 20, "ex2": 0, "ex3": 0, "ex4": 0, "ex5": 0}
+    assert data["extra_data"]["student"] == "alice@example.edu"
+    assert data["visibility"] == "after_published"
+    assert {test["visibility"] for test in data["tests"]} == {"after_published"}
+    assert sum(test["max_score"] for test in data["tests"]) == 100
+    assert {test["name"].split()[0] for test in data["tests"]} == {exercise.id for exercise in EXERCISES}
+    ex1 = [test for test in data["tests"] if test["name"].startswith("ex1 ")]
+    assert all(test["status"] == "passed" for test in ex1)
+    assert "total 20/100" in data["output"]
+
+
+def test_run_autograder_explains_an_upload_without_exercise_files(tmp_path):
+    root = tmp_path / "autograder"
+    (root / "submission").mkdir(parents=True)
+    (root / "submission" / "notes.txt").write_text("my answers are in my head")
+
+    assert gradescope.run_autograder(root, "visible") == 0
+
+    data = json.loads((root / "results" / "results.json").read_text())
+    jsonschema.validate(data, schema("gradescope_results.schema.json"))
+    assert data["score"] == 0 and data["tests"] == []
+    assert "none of ex1_softmax.py" in data["output"] and "notes.txt" in data["output"]
+    assert "python -m exercises.handin" in data["output"]
+
+
+def test_run_autograder_without_a_submission_folder_writes_nothing_and_says_so(tmp_path, capsys):
+    root = tmp_path / "autograder"
+    root.mkdir()
+
+    assert gradescope.run_autograder(root) == 1
+
+    assert not (root / "results" / "results.json").exists()
+    error = capsys.readouterr().err
+    assert error.strip() == f"autograder: {root / 'submission'}: the submission folder does not exist"
+
+
+def test_the_gradescope_schema_rejects_what_gradescope_does_not_take():
+    gradescope_schema = schema("gradescope_results.schema.json")
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"score": 1, "visibility": "public"}, gradescope_schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"tests": [{"name": "t", "max_score": 1}]}, gradescope_schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"score": 1, "tests": [{"name": "t", "points": 1}]}, gradescope_schema)
