@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import jsonschema
 import pytest
 
 from autograder.layout import EXERCISES, REPO_ROOT
-from autograder.platforms import gradescope
+from autograder.platforms import gradescope, prairielearn
 from autograder.release import find_regions, make_stub
 
 SCHEMAS = REPO_ROOT / "autograder" / "platforms" / "schemas"
@@ -190,3 +191,108 @@ def test_the_gradescope_schema_rejects_what_gradescope_does_not_take():
         jsonschema.validate({"tests": [{"name": "t", "max_score": 1}]}, gradescope_schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"score": 1, "tests": [{"name": "t", "points": 1}]}, gradescope_schema)
+
+
+# --------------------------------------------------------------------------------------------------
+# PrairieLearn
+
+
+def test_prairielearn_grader_has_image_entrypoint_and_a_question_using_them(tmp_path):
+    out = prairielearn.write_grader(tmp_path / "pl", image="example.org/course/grader:1")
+
+    info = json.loads((out / "questions" / prairielearn.QUESTION_ID / "info.json").read_text())
+    assert info["gradingMethod"] == "External"
+    options = info["externalGradingOptions"]
+    assert options == {
+        "enabled": True,
+        "image": "example.org/course/grader:1",
+        "entrypoint": prairielearn.ENTRYPOINT_IN_IMAGE,
+        "timeout": options["timeout"],
+    }
+    assert 0 < options["timeout"] <= 600
+    html = (out / "questions" / prairielearn.QUESTION_ID / "question.html").read_text()
+    upload = re.search(r'<pl-file-upload file-names="([^"]+)"', html)
+    assert upload and [name.strip() for name in upload.group(1).split(",")] == [e.filename for e in EXERCISES]
+    assert "<pl-external-grader-results>" in html
+
+    dockerfile = (out / "grader-image" / "Dockerfile").read_text()
+    assert "--index-url https://download.pytorch.org/whl/cpu torch==2.13.0" in dockerfile
+    assert f"COPY entrypoint {prairielearn.ENTRYPOINT_IN_IMAGE}" in dockerfile
+    assert os.access(out / "grader-image" / "entrypoint", os.X_OK)
+    source = out / "grader-image" / "source"
+    assert (source / "autograder" / "graders" / "test_ex2_distillation.py").is_file()
+    assert sorted(path.name for path in (source / "solutions").iterdir()) == sorted(
+        gradescope.GIVEN_SOLUTION_FILES
+    )
+
+
+def test_prairielearn_refuses_to_write_into_an_unrelated_folder(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(prairielearn.PlatformError, match="is not an earlier PrairieLearn grader"):
+        prairielearn.write_grader(tmp_path)
+
+
+def test_prairielearn_entrypoint_grades_the_uploaded_files(tmp_path):
+    out = prairielearn.write_grader(tmp_path / "pl")
+    root = tmp_path / "grade"
+    (root / "student").mkdir(parents=True)
+    for exercise in EXERCISES:
+        solved = exercise.id in ("ex3", "ex5")
+        text = (SOLUTIONS / exercise.filename).read_text() if solved else stub_text(exercise)
+        (root / "student" / exercise.filename).write_text(text)
+    env = environment_with_this_python()
+    env["PL_GRADE_ROOT"] = str(root)
+
+    run = subprocess.run(
+        [str(out / "grader-image" / "entrypoint")], env=env, capture_output=True, text=True, check=False
+    )
+
+    assert run.returncode == 0, run.stdout + run.stderr
+    data = json.loads((root / "results" / "results.json").read_text())
+    jsonschema.validate(data, schema("prairielearn_results.schema.json"))
+    assert data["gradable"] is True
+    assert data["score"] == pytest.approx(0.4)
+    assert sum(test["max_points"] for test in data["tests"]) == pytest.approx(100)
+    by_exercise: dict[str, float] = {}
+    for test in data["tests"]:
+        exercise = test["name"].split()[0]
+        by_exercise[exercise] = by_exercise.get(exercise, 0) + test["points"]
+    assert by_exercise == pytest.approx({"ex1": 0, "ex2": 0, "ex3": 20, "ex4": 0, "ex5": 20})
+    failed = [test for test in data["tests"] if test["points"] < test["max_points"]]
+    assert failed and all(test["message"] != "passed" and test["output"] for test in failed)
+    assert "total 40/100" in data["message"]
+
+
+def test_prairielearn_entrypoint_marks_an_upload_without_exercise_files_not_gradable(tmp_path):
+    root = tmp_path / "grade"
+    (root / "student").mkdir(parents=True)
+    (root / "student" / "answers.txt").write_text("42")
+
+    assert prairielearn.grade(root) == 0
+
+    data = json.loads((root / "results" / "results.json").read_text())
+    jsonschema.validate(data, schema("prairielearn_results.schema.json"))
+    assert data["gradable"] is False
+    assert "answers.txt" in data["format_errors"][0] and "ex1_softmax.py" in data["format_errors"][0]
+
+
+def test_prairielearn_entrypoint_without_a_student_folder_is_not_gradable_and_fails(tmp_path, capsys):
+    root = tmp_path / "grade"
+    root.mkdir()
+
+    assert prairielearn.grade(root) == 1
+
+    data = json.loads((root / "results" / "results.json").read_text())
+    jsonschema.validate(data, schema("prairielearn_results.schema.json"))
+    assert data["gradable"] is False
+    assert capsys.readouterr().err.strip() == (
+        f"autograder: {root / 'student'}: the submission folder does not exist"
+    )
+
+
+def test_the_prairielearn_schema_rejects_what_prairielearn_does_not_take():
+    pl_schema = schema("prairielearn_results.schema.json")
+    no_max_points = {"score": 0.5, "tests": [{"name": "t", "points": 1}]}
+    for bad in ({"message": "no score"}, {"score": 40}, no_max_points):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, pl_schema)
