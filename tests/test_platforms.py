@@ -3,6 +3,7 @@ gradebook CSVs for Canvas and Moodle. Each grader runs as its platform would run
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -296,3 +297,220 @@ def test_the_prairielearn_schema_rejects_what_prairielearn_does_not_take():
     for bad in ({"message": "no score"}, {"score": 40}, no_max_points):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(bad, pl_schema)
+
+
+# --------------------------------------------------------------------------------------------------
+# LMS gradebooks
+
+
+GRADES_CSV = """student,ex1,ex2,ex3,ex4,ex5,total,max_total,note
+alice,20,20,20,20,20,100,100,
+bob,20,0,0,0,0,20,100,
+carol,0,0,0,0,0,0,100,not submitted
+zed,20,20,0,0,0,40,100,
+"""
+CANVAS_ROSTER = """Student,ID,SIS User ID,SIS Login ID,Section
+"Liddell, Alice",101,S-1,alice,Group A
+"Builder, Bob",102,S-2,bob,Group B
+"Jones, Carol",103,S-3,carol,Group A
+"""
+MOODLE_ROSTER = """student_id,First name,Surname,ID number,Username,Email address
+alice,Alice,Liddell,7001,aliddell,alice@example.edu
+bob,Bob,Builder,7002,bbuilder,bob@example.edu
+carol,Carol,Jones,7003,cjones,carol@example.edu
+"""
+NOTEBOOK_EXPORT = """student_id,last_name,first_name,email,walkthrough,walkthrough_max,total,max_total
+alice,Liddell,Alice,,9.5,10,9.5,10
+bob,Builder,Bob,,4,10,4,10
+"""
+
+
+def lms(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "autograder", "lms", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+
+
+@pytest.fixture
+def class_files(tmp_path):
+    (tmp_path / "grades.csv").write_text(GRADES_CSV)
+    (tmp_path / "canvas-roster.csv").write_text(CANVAS_ROSTER)
+    (tmp_path / "moodle-roster.csv").write_text(MOODLE_ROSTER)
+    (tmp_path / "export.csv").write_text(NOTEBOOK_EXPORT)
+    return tmp_path
+
+
+def read_rows(path: Path) -> list[list[str]]:
+    return list(csv.reader(path.read_text().splitlines()))
+
+
+def test_canvas_export_has_canvas_columns_and_the_notebook_and_warns_about_students_off_the_roster(
+    class_files,
+):
+    run = lms(
+        class_files,
+        "canvas",
+        "--grades",
+        "grades.csv",
+        "--roster",
+        "canvas-roster.csv",
+        "--out",
+        "canvas.csv",
+        "--notebook",
+        "export.csv",
+        "--assignment-id",
+        "5501",
+        "--notebook-assignment-id",
+        "5502",
+    )
+
+    assert run.returncode == 0, run.stderr
+    rows = read_rows(class_files / "canvas.csv")
+    assert rows[0] == [
+        "Student",
+        "ID",
+        "SIS User ID",
+        "SIS Login ID",
+        "Section",
+        "DistilBERT and RoBERTa exercises (5501)",
+        "DistilBERT and RoBERTa walk-through (5502)",
+    ]
+    assert rows[1:] == [
+        ["Liddell, Alice", "101", "S-1", "alice", "Group A", "100", "9.5"],
+        ["Builder, Bob", "102", "S-2", "bob", "Group B", "20", "4"],
+        ["Jones, Carol", "103", "S-3", "carol", "Group A", "0", ""],
+    ]
+    warnings = [line for line in run.stderr.splitlines() if line.startswith("warning:")]
+    assert warnings == [
+        "warning: 1 student(s) in the grades are not on the roster canvas-roster.csv and were left out: zed"
+    ]
+    assert "Wrote canvas.csv: 3 students for Canvas" in run.stdout
+
+
+def test_moodle_export_maps_the_chosen_identifier(class_files):
+    run = lms(
+        class_files,
+        "moodle",
+        "--grades",
+        "grades.csv",
+        "--roster",
+        "moodle-roster.csv",
+        "--out",
+        "moodle.csv",
+        "--moodle-identifier",
+        "email",
+        "--notebook",
+        "export.csv",
+    )
+
+    assert run.returncode == 0, run.stderr
+    assert read_rows(class_files / "moodle.csv") == [
+        ["Email address", "DistilBERT and RoBERTa exercises", "DistilBERT and RoBERTa walk-through"],
+        ["alice@example.edu", "100", "9.5"],
+        ["bob@example.edu", "20", "4"],
+        ["carol@example.edu", "0", ""],
+    ]
+
+
+def test_moodle_export_by_username_without_a_notebook(class_files):
+    run = lms(
+        class_files, "moodle", "--grades", "grades.csv", "--roster", "moodle-roster.csv", "--out", "m.csv"
+    )
+
+    assert run.returncode == 0, run.stderr
+    assert read_rows(class_files / "m.csv") == [
+        ["Username", "DistilBERT and RoBERTa exercises"],
+        ["aliddell", "100"],
+        ["bbuilder", "20"],
+        ["cjones", "0"],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"grades.csv": "student,score\nalice,3\n"},
+            (
+                "error: grades.csv: the grades file has no 'total' column (columns found: student, score); "
+                "nothing was written"
+            ),
+        ),
+        (
+            {"export.csv": "student_id,total\nalice,3\n"},
+            (
+                "error: export.csv: the notebook export has no 'walkthrough' column (columns found: "
+                "student_id, total); nothing was written"
+            ),
+        ),
+        (
+            {"grades.csv": None},
+            "error: grades.csv: cannot read the grades file (No such file or directory); nothing was written",
+        ),
+        (
+            {"canvas-roster.csv": "Name,Section\nAlice,A\n"},
+            (
+                "error: canvas-roster.csv: the roster has no student id column (one of: student_id, "
+                "SIS Login ID, SIS User ID, ID number, Username, student); nothing was written"
+            ),
+        ),
+        (
+            {"canvas-roster.csv": "student_id,name\nalice,Alice\n"},
+            (
+                "error: canvas-roster.csv: Canvas matches students by ID, SIS User ID or SIS Login ID, and "
+                "the roster gives none for 1 student(s): alice (add an ID or SIS Login ID column); "
+                "nothing was written"
+            ),
+        ),
+    ],
+)
+def test_lms_errors_are_one_line_naming_the_file(class_files, change, message):
+    for name, text in change.items():
+        if text is None:
+            (class_files / name).unlink()
+        else:
+            (class_files / name).write_text(text)
+
+    run = lms(
+        class_files,
+        "canvas",
+        "--grades",
+        "grades.csv",
+        "--roster",
+        "canvas-roster.csv",
+        "--out",
+        "c.csv",
+        "--notebook",
+        "export.csv",
+    )
+
+    assert run.returncode == 2
+    assert run.stderr.strip() == message
+    assert not (class_files / "c.csv").exists()
+
+
+def test_moodle_export_names_students_without_the_identifier(class_files):
+    (class_files / "moodle-roster.csv").write_text("student_id,Username,ID number\nalice,al,7001\nbob,bo,\n")
+
+    run = lms(
+        class_files,
+        "moodle",
+        "--grades",
+        "grades.csv",
+        "--roster",
+        "moodle-roster.csv",
+        "--out",
+        "m.csv",
+        "--moodle-identifier",
+        "idnumber",
+    )
+
+    assert run.returncode == 2
+    assert run.stderr.strip() == (
+        "error: moodle-roster.csv: the roster has no ID number for 1 student(s): bob (add a 'ID number' "
+        "column or choose another --moodle-identifier); nothing was written"
+    )
