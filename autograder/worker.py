@@ -234,7 +234,7 @@ def bind(worker: Worker) -> Callable[[Any], dict[str, Any]]:
                 requires_grad_(tensor, True)
             return tensor
         placed = sent.get("state")
-        if is_instance(value, module_type) and kind(placed) is dict and placed:
+        if is_instance(value, module_type) and in_arena(placed):
             for name, tensor, _ in walk_module(value, "", 0, set()):
                 entry = placed.get(name)
                 if kind(entry) is dict and entry.get(tag) == "arena_tensor":
@@ -345,14 +345,20 @@ def bind(worker: Worker) -> Callable[[Any], dict[str, Any]]:
         fields = instance_dict(config) if config is not None else {}
         return {k: v for k, v in items(fields) if kind(k) is str and plain_scalar_tree(v)}
 
+    def in_arena(state: Any) -> bool:
+        """Whether a model's state was sent in the arena (all of it: a model too big for it is not)."""
+        if kind(state) is not dict or not state:
+            return False
+        return not [e for e in state.values() if kind(e) is not dict or e.get(tag) != "arena_tensor"]
+
     def after_the_call(value: Any, sent: Any) -> Any:
         """An argument as it is now: for one handed over in the graders' shared memory, only whether it
         still lies there (the graders read its values themselves) and, for a model, its layout."""
         sent_tag = sent.get(tag) if kind(sent) is dict else None
         if sent_tag == "arena_tensor":
             return {tag: "arena_ref"} if still_there(value, sent) else lenient(value)
-        if sent_tag == "model" and is_instance(value, module_type) and sent.get("state"):
-            placed = sent["state"]
+        placed = sent.get("state") if sent_tag == "model" else None
+        if is_instance(value, module_type) and in_arena(placed):
             state = {}
             for name, tensor, _ in walk_module(value, "", 0, set()):
                 entry = placed.get(name)

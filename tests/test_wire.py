@@ -470,3 +470,24 @@ def test_a_reply_is_decoded_within_the_deadline_it_was_read_under(monkeypatch):
     assert seen == [deadline]
     function_without_pipe = Callable_(_Replies({"ok": True, "value": 2}), EXERCISE_BY_ID["ex1"], "x.y", "y")
     assert function_without_pipe(1) == 2 and seen[-1] is None
+
+
+def test_a_model_too_big_for_the_shared_memory_comes_back_as_the_worker_reports_it(monkeypatch):
+    small = arena.Arena(1 << 12)
+    monkeypatch.setattr(arena, "current", lambda: small)
+    resolver = protocol._GIVEN_RESOLVER[0]
+    monkeypatch.setattr(protocol, "_USE_PREPARED", protocol._USE_PREPARED)
+    try:
+        submission = Submission(LocalConnection("solutions"))
+        teacher = _teacher(2)
+        with torch.no_grad():
+            for parameter in teacher.parameters():
+                parameter.normal_()
+        result = submission.ex3.halve_layers.call(teacher, arguments=True)
+    finally:
+        protocol._GIVEN_RESOLVER[0] = resolver
+    assert result.observed[0] == [None]
+    after = result.args[0]
+    assert type(after) is protocol.SentModel and after.config["num_hidden_layers"] == 2
+    assert after.state.keys() == teacher.state_dict().keys()
+    assert all(torch.equal(after.state[k], v) for k, v in teacher.state_dict().items())

@@ -8,7 +8,8 @@ there, whatever the worker reports.
 
 Regions are handed out one after the other and the arena starts over from its beginning when it is
 full, so a region keeps its bytes for many calls after its own (a submission that keeps an input after
-the call sees it overwritten only much later).
+the call sees it overwritten only much later). One call's arguments never overlap: what does not fit
+beside the others is sent in the message instead, and the graders then have only the worker's word.
 """
 
 from __future__ import annotations
@@ -33,17 +34,24 @@ class Arena:
         self.map = mmap.mmap(self.fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
         self.owner = os.getpid()
         self.cursor = 0
+        self.used = 0
+
+    def begin_call(self) -> None:
+        """Start placing one call's arguments: together they may take at most the whole arena."""
+        self.used = 0
 
     def place(self, tensor: torch.Tensor) -> tuple[int, int] | None:
-        """Copy a CPU tensor's values into a new region; ``(offset, nbytes)``, or None when it cannot
-        fit in the arena at all."""
+        """Copy a CPU tensor's values into a new region; ``(offset, nbytes)``, or None when it does not
+        fit beside the call's other arguments (see :meth:`begin_call`)."""
         nbytes = tensor.numel() * tensor.element_size()
-        if nbytes > self.size:
+        taken = math.ceil(max(nbytes, 1) / ALIGNMENT) * ALIGNMENT
+        if self.used + taken > self.size:
             return None
-        if self.cursor + nbytes > self.size:
+        if self.cursor + taken > self.size:
             self.cursor = 0
         offset = self.cursor
-        self.cursor = offset + math.ceil(max(nbytes, 1) / ALIGNMENT) * ALIGNMENT
+        self.cursor = offset + taken
+        self.used += taken
         if nbytes:
             self.view(offset, tensor.dtype, list(tensor.shape)).copy_(tensor.detach())
         return offset, nbytes
@@ -87,7 +95,7 @@ def inherited() -> Arena | None:
 def attach(fd: int, size: int = ARENA_BYTES) -> Arena:
     """In a worker not forked from the graders' process: map the arena whose ``fd`` it was handed."""
     shared = Arena.__new__(Arena)
-    shared.size, shared.fd, shared.owner, shared.cursor = size, fd, -1, 0
+    shared.size, shared.fd, shared.owner, shared.cursor, shared.used = size, fd, -1, 0, 0
     shared.map = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
     _CURRENT[:] = [shared]
     return shared

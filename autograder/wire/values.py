@@ -514,6 +514,7 @@ def encode_arguments(args: Any, kwargs: dict[str, Any], arena: Arena) -> tuple[l
             pass
         return encode(value)
 
+    arena.begin_call()
     return [one(a) for a in args], {k: one(v) for k, v in kwargs.items()}
 
 
