@@ -227,9 +227,15 @@ def _send_line(fd: int, message: dict) -> None:
 
 
 def _grading_child(
-    source: Path, graders_dir: Path, limits: Limits, write_fd: int, select_checks: list[str] | None = None
+    source: Path,
+    workdir: Path,
+    graders_dir: Path,
+    limits: Limits,
+    write_fd: int,
+    select_checks: list[str] | None = None,
 ) -> None:
-    """Runs in the forked child: grade ``source`` and report on ``write_fd``. Never returns.
+    """Runs in the forked child: stage ``source`` in ``workdir``, grade it and report on ``write_fd``.
+    Never returns. (Whoever started it removes ``workdir``, also when it had to kill this process.)
 
     ``select_checks``: pytest arguments that choose the checks (``["-m", "not needs"]``, node ids), or
     None for every check in ``graders_dir``.
@@ -240,7 +246,6 @@ def _grading_child(
     def emit(message: dict) -> None:
         _send_line(write_fd, message)
 
-    workdir = None
     connection = None
     try:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -253,7 +258,6 @@ def _grading_child(
         devnull = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(devnull, fd)
-        workdir = Path(tempfile.mkdtemp(prefix="ag-grade-"))
         try:
             stage(source, workdir)
         except BadSubmission as exc:
@@ -284,8 +288,7 @@ def _grading_child(
             if connection is not None:
                 connection.close()
             limits_module.kill_children()
-            if workdir is not None:
-                shutil.rmtree(workdir, ignore_errors=True)
+            shutil.rmtree(workdir, ignore_errors=True)
         os._exit(0)
 
 
@@ -311,6 +314,7 @@ class _Running:
 
     stopped: str | None = None
     seconds: float = 0.0
+    workdir: Path | None = None
 
     def feed(self, data: bytes) -> None:
         self.buffer.extend(data)
@@ -403,7 +407,9 @@ def _start_child(
 ):
     from autograder.sandbox import fork
 
+    workdir = Path(tempfile.mkdtemp(prefix="ag-grade-", dir=_STAGING_ROOT))
     read_fd, write_fd = os.pipe()
+    parent = os.getpid()
     pid = fork()
     if pid == 0:
         try:
@@ -411,22 +417,62 @@ def _start_child(
             for fd in open_fds:
                 with contextlib.suppress(OSError):
                     os.close(fd)
-            _grading_child(source, graders_dir, limits, write_fd, select_checks)
+            limits_module.die_with_parent(parent)
+            _grading_child(source, workdir, graders_dir, limits, write_fd, select_checks)
         finally:
             os._exit(0)
     os.close(write_fd)
-    return _Running(student, source, pid, read_fd, time.monotonic())
+    return _Running(student, source, pid, read_fd, time.monotonic(), workdir=workdir)
+
+
+def _end_child(child: _Running, stopped: str | None) -> None:
+    """The grading child has closed its pipe or was killed: reap it and remove its staged files."""
+    with contextlib.suppress(OSError):
+        os.close(child.fd)
+    child.finish(stopped, limits_module.reap(child.pid))
+    if child.workdir is not None:
+        shutil.rmtree(child.workdir, ignore_errors=True)
+
+
+# Where the grading children of this batch stage submissions (see _staging_root).
+_STAGING_ROOT: str | None = None
+
+
+@contextlib.contextmanager
+def _staging_root():
+    """A folder for the batch's staged submissions, and its cgroups (as root): both removed at the end
+    of the batch whatever happened (a killed child, Ctrl-C), with everything in them."""
+    global _STAGING_ROOT
+    if _STAGING_ROOT is not None:  # a batch inside a batch (the late pass): the outer one cleans up
+        yield
+        return
+    root = tempfile.mkdtemp(prefix="ag-batch-")
+    os.chmod(root, 0o711)  # workers (nobody) reach their own folder but cannot list the others
+    _STAGING_ROOT = root
+    confine.BUDGET.start()
+    try:
+        yield
+    finally:
+        _STAGING_ROOT = None
+        shutil.rmtree(root, ignore_errors=True)
+        confine.BUDGET.finish()
 
 
 STOPPED = "grading was stopped after {seconds:g} s, the limit per submission"
 
 
 def _late_pass(
-    items: list[tuple[str, Path]], graders_dir: Path, limits: Limits, modules: list[str], write_fd: int
+    items: list[tuple[str, Path]],
+    graders_dir: Path,
+    limits: Limits,
+    modules: list[str],
+    write_fd: int,
+    jobs: int = 1,
 ) -> None:
     """Runs in a child of the engine: import ``modules``, build the inputs that need them, then grade
-    the checks marked ``needs`` of each submission in turn, each in a grading child of its own. Sends
-    one JSON line per submission (:meth:`_Running.to_message`). Never returns."""
+    the checks marked ``needs`` of each submission, each in a grading child of its own (``jobs`` at a
+    time, each with its own deadline, so one that stalls holds up no other). Sends one JSON line per
+    submission (:meth:`_Running.to_message`). Never returns."""
 
     def emit(message: dict) -> None:
         _send_line(write_fd, message)
@@ -455,27 +501,47 @@ def _late_pass(
                 part.finish(f"the checks that need {problem}", None)
                 emit(part.to_message())
             return
-        for student, source in items:
-            child = _start_child(student, source, graders_dir, limits, [write_fd], node_ids)
-            stopped = None
-            while True:
-                wait = child.started + limits.submission_timeout - time.monotonic()
-                if wait <= 0:
-                    _kill(child.pid)
-                    stopped = STOPPED.format(seconds=limits.submission_timeout)
-                    break
-                ready, _, _ = select.select([child.fd], [], [], wait)
-                if ready:
-                    data = os.read(child.fd, 1 << 16)
-                    if not data:
-                        break
-                    child.feed(data)
-            os.close(child.fd)
-            child.finish(stopped, limits_module.reap(child.pid))
-            limits_module.kill_children()
-            emit(child.to_message())
+        _late_children(items, graders_dir, limits, node_ids, jobs, write_fd)
     finally:
         os._exit(0)
+
+
+def _late_children(
+    items: list[tuple[str, Path]],
+    graders_dir: Path,
+    limits: Limits,
+    node_ids: list[str],
+    jobs: int,
+    write_fd: int,
+) -> None:
+    pending = deque(items)
+    running: dict[int, _Running] = {}
+    while pending or running:
+        while pending and len(running) < max(1, jobs):
+            student, source = pending.popleft()
+            child = _start_child(student, source, graders_dir, limits, [write_fd, *running], node_ids)
+            running[child.fd] = child
+        now = time.monotonic()
+        wait = max(0.0, min(c.started + limits.submission_timeout for c in running.values()) - now)
+        ready, _, _ = select.select(list(running), [], [], wait)
+        finished: list[tuple[_Running, str | None]] = []
+        for fd in ready:
+            data = os.read(fd, 1 << 16)
+            if data:
+                running[fd].feed(data)
+            else:
+                finished.append((running[fd], None))
+        now = time.monotonic()
+        for child in running.values():
+            if now - child.started > limits.submission_timeout and all(child is not f[0] for f in finished):
+                _kill(child.pid)
+                finished.append((child, STOPPED.format(seconds=limits.submission_timeout)))
+        for child, stopped in finished:
+            del running[child.fd]
+            _end_child(child, stopped)
+            _send_line(write_fd, child.to_message())
+        if finished:
+            limits_module.kill_children(keep={c.pid for c in running.values()})
 
 
 @dataclass
@@ -490,15 +556,17 @@ class _LatePass:
     last_heard: float = field(default_factory=time.monotonic)
 
     @classmethod
-    def start(cls, items, graders_dir: Path, limits: Limits, modules: list[str]):
+    def start(cls, items, graders_dir: Path, limits: Limits, modules: list[str], jobs: int = 1):
         from autograder.sandbox import fork
 
         read_fd, write_fd = os.pipe()
+        parent = os.getpid()
         pid = fork()
         if pid == 0:
             try:
                 os.close(read_fd)
-                _late_pass(items, graders_dir, limits, modules, write_fd)
+                limits_module.die_with_parent(parent)
+                _late_pass(items, graders_dir, limits, modules, write_fd, jobs)
             finally:
                 os._exit(0)
         os.close(write_fd)
@@ -553,11 +621,25 @@ def _run_batch(
     on_result: Callable[[SubmissionResult, _Running], None],
     reap_strays: bool = False,
 ) -> list[SubmissionResult]:
+    with _staging_root():
+        return _grade_batch(items, plan, graders_dir, limits, jobs, on_result, reap_strays)
+
+
+def _grade_batch(
+    items: list[tuple[str, Path]],
+    plan: list[CheckResult],
+    graders_dir: Path,
+    limits: Limits,
+    jobs: int,
+    on_result: Callable[[SubmissionResult, _Running], None],
+    reap_strays: bool,
+) -> list[SubmissionResult]:
+    graded_with = provenance(graders_dir, limits)
     needs = late_checks(graders_dir)
     late_plan = [c for c in plan if (c.exercise, c.name) in needs]
     main_plan = [c for c in plan if (c.exercise, c.name) not in needs]
     modules = sorted({name for names in needs.values() for name in names})
-    late = _LatePass.start(items, graders_dir, limits, modules) if late_plan and items else None
+    late = _LatePass.start(items, graders_dir, limits, modules, jobs) if late_plan and items else None
     late_process = f"the process grading the checks that need {', '.join(modules)}"
     select_checks = ["-m", "not needs"] if late is not None else None
     # How long the late pass may stay silent: importing its modules, then one submission's checks.
@@ -574,6 +656,7 @@ def _run_batch(
             parts.append((extra, late_plan))
             main.grader_errors.extend(extra.grader_errors)
         result = _combine(main.student, parts, plan)
+        result.provenance = graded_with
         results.append(result)
         on_result(result, main)
 
@@ -614,8 +697,7 @@ def _run_batch(
                 late.give_up(f"{late_process} went silent")
             for child, stopped in finished:
                 del running[child.fd]
-                os.close(child.fd)
-                child.finish(stopped, limits_module.reap(child.pid))
+                _end_child(child, stopped)
                 graded[child.student] = child
             for student in [s for s in graded if late is None or s in late.parts]:
                 complete(graded.pop(student))
@@ -627,12 +709,47 @@ def _run_batch(
     finally:
         for child in running.values():
             _kill(child.pid)
-            limits_module.reap(child.pid)
-            with contextlib.suppress(OSError):
-                os.close(child.fd)
+            _end_child(child, "grading was interrupted")
         if late is not None:
             late.stop()
     return results
+
+
+def provenance(graders_dir: Path, limits: Limits) -> dict:
+    """What a batch is graded with, recorded in each results file so that a regrade can be shown to be
+    the same: the package's version, a hash of the graders (their files, so their fixed seeds too),
+    torch's and Python's versions, the hash seed, the limits and the sandbox in force."""
+    import hashlib
+    import importlib.metadata
+    import platform
+
+    import torch
+
+    digest = hashlib.sha256()
+    folder = Path(graders_dir)
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
+    try:
+        version = importlib.metadata.version("distil-roberta-exercises")
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown"
+    return {
+        "package_version": version,
+        "graders_sha256": digest.hexdigest(),
+        "torch_version": torch.__version__,
+        "python_version": platform.python_version(),
+        "seeds": {
+            "graders": "fixed in the graders' files (graders_sha256)",
+            "PYTHONHASHSEED": os.environ.get("PYTHONHASHSEED", "random"),
+        },
+        "limits": {
+            "call_timeout": limits.call_timeout,
+            "memory_mb": limits.memory_mb,
+            "submission_timeout": limits.submission_timeout,
+            "max_processes": limits.max_processes,
+        },
+        "sandbox": confine.features(),
+    }
 
 
 def _kill(pid: int) -> None:
@@ -954,6 +1071,7 @@ def _run_intake(args: argparse.Namespace, paths: list[Path], unpacked: Path) -> 
     except GraderBug as exc:
         print(f"GRADER ERROR: {exc}\nnothing was graded", file=sys.stderr)
         return 2
+    print(confine.describe_features(confine.features()), file=sys.stderr)
     noted_results = [SubmissionResult(found.student, [], note=found.note) for found in noted]
     for found, result in zip(noted, noted_results):
         write_result(Path(args.out), result)

@@ -8,7 +8,7 @@ inputs: paid once per run) and the cost of each further submission.
 
     python benchmarks/bench_grading.py [-n 20] [--jobs 2] [--naive N]
 
-Goal: <= 1 s per submission amortized with --jobs 2, and >= 5x the naive throughput.
+Goal (issue 11): <= 0.7 s per submission amortized with --jobs 2, and >= 10x the naive throughput.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def run_engine(folders: list[Path], out: Path, jobs: int) -> float:
     command += ["--out", str(out), "--jobs", str(jobs)]
     start = time.perf_counter()
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    subprocess.run(command, cwd=REPO, env=env, check=True, **quiet)
+    subprocess.run(command, cwd=REPO, env=env, check=False, **quiet)  # exit 1: a row was noted
     return time.perf_counter() - start
 
 

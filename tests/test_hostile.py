@@ -301,7 +301,7 @@ def test_results_folder_is_not_writable_by_the_submission(batch):
 def test_no_process_of_the_submission_outlives_the_batch(batch):
     _, results, marker = batch
     failures = [c.message for c in results["fork_bomb_lite"].checks if c.exercise == "ex1" and not c.passed]
-    assert failures and not any("raised" in m or "died" in m for m in failures), failures[:2]  # it forked
+    assert failures and all("PermissionError" in m for m in failures if "raised" in m), failures[:2]
     alive = [pid for pid in _processes() if _name(pid) == marker]
     assert alive == []
 

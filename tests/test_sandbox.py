@@ -234,3 +234,120 @@ def test_a_worker_opens_no_socket_of_any_family(user, listeners, shared_dir):
     # TCP, UDP, Unix path, Unix abstract, raw, socketpair: each refused when the socket is made.
     assert codes == [1, 1, 1, 1, 1, 1], codes
     assert listeners.received() == []
+
+
+# Two submissions graded at once, with processes allowed (grading forbids them: this tests the layer
+# under that one): one holds as many children as it can, with a daemon among them; the other starts
+# threads. Then the first one's connection is closed.
+HOLDER = """
+import ctypes, os, time
+
+import torch
+
+
+def softmax_with_temperature(logits, temperature=1.0, dim=-1):
+    made = 0
+    for _ in range(64):
+        try:
+            pid = os.fork()
+        except OSError:
+            break
+        if pid == 0:
+            os.setsid()
+            if made == 0 and os.fork() != 0:
+                os._exit(0)  # the first one's child is a daemon: its parent is gone
+            ctypes.CDLL(None).prctl(15, MARKER, 0, 0, 0)
+            time.sleep(1000)
+            os._exit(0)
+        made += 1
+    return torch.tensor([made])
+"""
+THREADS = """
+import threading, time
+
+import torch
+
+
+def softmax_with_temperature(logits, temperature=1.0, dim=-1):
+    started = 0
+    threads = []
+    for _ in range(8):
+        thread = threading.Thread(target=time.sleep, args=(0.3,))
+        try:
+            thread.start()
+        except RuntimeError:
+            break
+        threads.append(thread)
+        started += 1
+    for thread in threads:
+        thread.join()
+    return torch.tensor([started])
+"""
+TWO_SUBMISSIONS = r"""
+import json, os, shutil, sys, tempfile
+from pathlib import Path
+
+import torch
+
+import autograder.worker  # noqa: F401
+from autograder import engine, sandbox
+from autograder.sandbox.limits import Limits
+from autograder.staging import stage
+from autograder.submission import Submission
+
+marker = sys.argv[3]
+
+
+def alive() -> int:
+    count = 0
+    for entry in os.listdir("/proc"):
+        try:
+            named = open(f"/proc/{entry}/comm").read().strip() == marker
+            running = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            continue
+        count += named and running
+    return count
+
+
+limits = Limits(call_timeout=20, max_processes=16, allow_processes=True)
+connections, folders = [], []
+for source in sys.argv[1:3]:
+    staged = Path(tempfile.mkdtemp(prefix="ag-test-"))
+    folders.append(staged)
+    stage(Path(source), staged)
+    engine._make_readable(staged)
+    connections.append(sandbox.SandboxConnection(staged, limits))
+holder, threads = connections
+report = {"made": int(Submission(holder).ex1.softmax_with_temperature(torch.zeros(1))[0])}
+report["threads"] = int(Submission(threads).ex1.softmax_with_temperature(torch.zeros(1))[0])
+report["alive_before"] = alive()
+holder.close()
+report["alive_after"] = alive()
+threads.close()
+for folder in folders:
+    shutil.rmtree(folder, ignore_errors=True)
+print(json.dumps(report))
+"""
+
+
+@pytest.mark.parametrize("user", users())
+def test_a_submission_counts_its_own_processes_and_none_outlives_it(user, shared_dir):
+    marker = f"agholder{os.getpid() % 100000}"
+    sources = []
+    for name, text in (("holder", HOLDER.replace("MARKER", repr(marker.encode()))), ("threads", THREADS)):
+        folder = shared_dir / f"{name}-{user}"
+        folder.mkdir()
+        (folder / "ex1_softmax.py").write_text(text)
+        for path in (folder, folder / "ex1_softmax.py"):
+            path.chmod(path.stat().st_mode | stat.S_IROTH | stat.S_IXOTH)
+        sources.append(str(folder))
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    command = as_user(user, [sys.executable, "-c", TWO_SUBMISSIONS, *sources, marker])
+    done = subprocess.run(command, check=False, capture_output=True, text=True, env=env, cwd="/", timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert 0 < report["made"] < 16, report  # the holder reached its limit of 16 processes and threads
+    assert report["threads"] == 8, report  # which is not its neighbour's
+    assert report["alive_before"] >= report["made"] - 1, report  # its processes were there, daemon too
+    assert report["alive_after"] == 0, report

@@ -10,8 +10,9 @@ irreversibly:
 - **Landlock** (:func:`restrict_files`): which files it may read (Python's installation, the system's
   libraries, its own staged files), that it writes none, connects to no TCP port and signals no process
   outside its own;
-- **seccomp** (:func:`forbid_sockets`, through libseccomp): no socket of any family is created
-  (``socket``, ``socketpair``, ``io_uring``), and none inherited is used (``connect``, ``bind``, ...);
+- **seccomp** (:func:`load_filter`, through libseccomp): no socket of any family is created
+  (``socket``, ``socketpair``, ``io_uring``), none inherited is used (``connect``, ``bind``, ...), and
+  no process is made (threads are), so the worker's own limits are the limits of all it runs;
 - **capabilities** (:func:`drop_capabilities`): the ones a new user namespace grants are given up;
 - **cgroups** (:class:`CgroupBudget`, as root where the cgroup v1 hierarchy is writable): memory,
   processes and CPU counted over all the worker's processes together.
@@ -130,7 +131,7 @@ def namespaces_available() -> bool:
 
 
 # --------------------------------------------------------------------------------------------------
-# seccomp: no sockets.
+# seccomp: no sockets, no processes.
 
 # Every way to get a socket, or use one inherited (and io_uring, which can make sockets by itself).
 SOCKET_SYSCALLS = (
@@ -165,9 +166,16 @@ def seccomp_available() -> bool:
     return _seccomp() is not None
 
 
-def forbid_sockets() -> bool:
-    """Fail every socket system call of the calling process and its descendants with ``EPERM``, for
-    every address family (calls of another architecture's ABI kill the process). Irreversible.
+_CLONE_THREAD = 0x00010000
+
+
+def load_filter(*, processes: bool = True) -> bool:
+    """Install the worker's seccomp filter in the calling process (inherited by its threads and any
+    child): every socket system call fails with ``EPERM``, for every address family, and with
+    ``processes`` False no new process can be made (``fork``, ``vfork``, ``clone`` without
+    ``CLONE_THREAD``; ``clone3``, whose flags a filter cannot read, fails with ``ENOSYS`` so that the C
+    library falls back to ``clone`` for threads): threads only, all inside the worker's own limits.
+    Calls of another architecture's ABI kill the process. Irreversible.
 
     Returns False, changing nothing, when libseccomp is not available.
     """
@@ -175,9 +183,16 @@ def forbid_sockets() -> bool:
     if pyseccomp is None:
         return False
     rules = pyseccomp.SyscallFilter(defaction=pyseccomp.ALLOW)
+    refused = pyseccomp.ERRNO(errno.EPERM)
     for name in SOCKET_SYSCALLS:
         with contextlib.suppress(RuntimeError, ValueError, OSError):  # a call this architecture lacks
-            rules.add_rule(pyseccomp.ERRNO(errno.EPERM), name)
+            rules.add_rule(refused, name)
+    if not processes:
+        for name in ("fork", "vfork"):
+            with contextlib.suppress(RuntimeError, ValueError, OSError):
+                rules.add_rule(refused, name)
+        rules.add_rule(refused, "clone", pyseccomp.Arg(0, pyseccomp.MASKED_EQ, _CLONE_THREAD, 0))
+        rules.add_rule(pyseccomp.ERRNO(errno.ENOSYS), "clone3")
     rules.load()
     return True
 
@@ -271,9 +286,10 @@ def _allowed_paths(readable: Iterable[str], hidden: Iterable[str]) -> list[str]:
     return allowed
 
 
-def restrict_files(readable: Iterable[str], hidden: Iterable[str]) -> bool:
-    """Let the calling process (and its children) read only ``readable`` minus ``hidden``, write no file
-    but the devices, make no TCP connection and signal no process outside its own. Irreversible.
+def restrict_files(readable: Iterable[str], hidden: Iterable[str], readable_fds: Iterable[int] = ()) -> bool:
+    """Let the calling process (and its children) read only ``readable`` minus ``hidden`` (and the
+    folders open as ``readable_fds``), write no file but the devices, make no TCP connection and signal
+    no process outside its own. Irreversible.
 
     Returns False, changing nothing, when the kernel has no Landlock.
     """
@@ -311,6 +327,10 @@ def restrict_files(readable: Iterable[str], hidden: Iterable[str]) -> bool:
                     raise OSError(ctypes.get_errno(), f"landlock_add_rule failed for {path}")
             finally:
                 os.close(fd)
+        for fd in readable_fds:
+            rule = _PathBeneath(_EXECUTE | _READ_FILE | _READ_DIR, fd)
+            if libc.syscall(_SYS_ADD_RULE, ruleset, _RULE_PATH_BENEATH, ctypes.byref(rule), 0) != 0:
+                raise OSError(ctypes.get_errno(), f"landlock_add_rule failed for descriptor {fd}")
         _prctl(_PR_SET_NO_NEW_PRIVS, 1)
         if libc.syscall(_SYS_RESTRICT_SELF, ruleset, ctypes.c_uint32(0)) != 0:
             raise OSError(ctypes.get_errno(), "landlock_restrict_self failed")
@@ -433,19 +453,30 @@ BUDGET = CgroupBudget()
 # What is in force.
 
 
+@functools.cache
+def cgroups_available() -> bool:
+    """Whether a batch can have cgroups of its own here (made and removed again to find out)."""
+    if BUDGET.active:
+        return True
+    trial = CgroupBudget()
+    made = trial.start()
+    trial.finish()
+    return made
+
+
 def features() -> dict[str, object]:
     """The confinement this machine gives workers, as recorded in each results file."""
     return {
         "landlock_abi": landlock_abi(),
-        "seccomp_no_sockets": seccomp_available(),
+        "seccomp_no_sockets_no_processes": seccomp_available(),
         "namespaces": namespaces_available(),
         "runs_as_nobody": os.geteuid() == 0,
-        "cgroups": sorted(BUDGET.folders) if BUDGET.active else [],
+        "cgroups": list(CGROUP_CONTROLLERS) if cgroups_available() else [],
     }
 
 
 def describe_features(found: dict[str, object]) -> str:
-    """One line: ``sandbox: Landlock ABI 7 (files, TCP, signals); seccomp: no sockets; ...``."""
+    """One line: ``sandbox: Landlock ABI 7 (files, TCP, signals); seccomp: no sockets, ...``."""
     abi = int(found["landlock_abi"])
     parts = []
     if abi >= 1:
@@ -457,7 +488,11 @@ def describe_features(found: dict[str, object]) -> str:
         parts.append(f"Landlock ABI {abi} ({', '.join(reach)})")
     else:
         parts.append("NO Landlock (workers may read every file this user can)")
-    parts.append("seccomp: no sockets" if found["seccomp_no_sockets"] else "NO seccomp (sockets allowed)")
+    parts.append(
+        "seccomp: no sockets, no processes (threads only)"
+        if found["seccomp_no_sockets_no_processes"]
+        else "NO seccomp (UDP and Unix sockets allowed, processes counted per worker only)"
+    )
     if found["namespaces"]:
         parts.append("namespaces: user, pid, net, mount (own /proc, processes counted per worker)")
     else:

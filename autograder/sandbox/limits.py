@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import resource
 import signal
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,8 @@ class Limits:
         file_size_bytes: the largest file a worker may write.
         max_processes: processes the ``nobody`` user may have (only when privileges are dropped).
         timeouts_per_exercise: after this many timed-out calls, an exercise's remaining calls fail fast.
+        allow_processes: whether a worker may start processes (threads it always may). Off for grading:
+            then the worker's memory, CPU and thread limits are those of everything it runs.
     """
 
     call_timeout: float = 20.0
@@ -61,6 +64,7 @@ class Limits:
     file_size_bytes: int = 1 << 20
     max_processes: int = 64
     timeouts_per_exercise: int = 2
+    allow_processes: bool = False
 
     @property
     def cpu_seconds(self) -> int:
@@ -103,14 +107,15 @@ def confine_worker(
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_size_bytes, limits.file_size_bytes))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    if own_namespaces or drops_privileges():
+    if own_namespaces or os.geteuid() == NOBODY:
         resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_processes, limits.max_processes))
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     took = {"landlock": False, "seccomp": False}
     if root is not None:
         readable, hidden = confine.worker_file_rules()
-        took["landlock"] = confine.restrict_files([*readable, str(Path(root).resolve())], hidden)
-    took["seccomp"] = confine.forbid_sockets()
+        by_fd = [int(e.rsplit("/", 1)[1]) for e in sys.path if e.startswith("/proc/self/fd/")]
+        took["landlock"] = confine.restrict_files([*readable, str(Path(root).resolve())], hidden, by_fd)
+    took["seccomp"] = confine.load_filter(processes=limits.allow_processes)
     if own_namespaces:
         confine.drop_capabilities()
     return took

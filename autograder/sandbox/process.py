@@ -18,11 +18,14 @@ outlives its worker. The keeper ends the way the worker did (same exit code or s
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import faulthandler
 import importlib.abc
 import os
 import select
 import signal
+import socket
+import stat
 import sys
 import time
 import warnings
@@ -46,26 +49,185 @@ def fork() -> int:
         return os.fork()
 
 
-class WorkerProcess:
-    """One confined worker serving the staged package found in ``root``."""
+class NamespaceHost:
+    """One submission's namespaces and the process that forks its workers inside them.
+
+    The *keeper*, forked from the grading process, drops to ``nobody`` (as root), joins the
+    submission's cgroups, makes new user, PID, network and mount namespaces and forks their *init*,
+    which mounts the namespace's own ``/proc`` and then forks a worker whenever asked, handing the
+    worker's pipes back over a Unix socket. Every worker of the submission is a process of these
+    namespaces: the kernel counts their processes and threads together (``RLIMIT_NPROC`` is counted per
+    user namespace), and when the keeper is killed the init dies with it (parent-death signal) and
+    takes every process of the namespace with it.
+    """
 
     def __init__(self, root: Path, limits: Limits):
+        self.control, theirs = socket.socketpair()
+        parent = os.getpid()
+        project = _project_modules()
+        confine.seccomp_available()  # libseccomp found and loaded here, where the project is readable
+        pid = fork()
+        if pid == 0:
+            try:
+                self.control.close()
+                _become_keeper(Path(root), limits, theirs, parent, project)
+            finally:
+                os._exit(WORKER_FAILED_TO_START)
+        theirs.close()
+        self.pid = pid
+        self.control.settimeout(limits.call_timeout + 30.0)
+
+    def spawn(self) -> tuple[int, int, int]:
+        """A new worker: ``(its pid inside the namespace, fd to write requests, fd to read replies)``."""
+        self.control.sendall(b"S")
+        message, fds, _, _ = socket.recv_fds(self.control, 8, 2)
+        if len(message) != 8 or len(fds) != 2:
+            for fd in fds:
+                os.close(fd)
+            raise OSError("the submission's namespace did not start a worker")
+        return int.from_bytes(message, "big"), fds[0], fds[1]
+
+    def end(self, worker: int, wait: float) -> int | None:
+        """Give worker ``worker`` ``wait`` seconds to end, then kill it (and its process group); its
+        wait status, or None when the namespace no longer answers."""
+        try:
+            self.control.sendall(b"K" + worker.to_bytes(8, "big") + int(wait * 1000).to_bytes(8, "big"))
+            reply = b""
+            while len(reply) < 8:
+                chunk = self.control.recv(8 - len(reply))
+                if not chunk:
+                    return None
+                reply += chunk
+        except OSError:
+            return None
+        return int.from_bytes(reply, "big", signed=True)
+
+    def close(self) -> None:
+        """End the namespace: every process in it ends with its init."""
+        with contextlib.suppress(OSError):
+            self.control.close()
+        limits_module.kill_process_group(self.pid)
+        limits_module.reap(self.pid)
+        if confine.BUDGET.active:
+            confine.BUDGET.remove_worker(self.pid)
+
+
+def _become_keeper(
+    root: Path, limits: Limits, control: socket.socket, parent: int, project: list[str]
+) -> None:
+    python_paths = _open_python_paths()
+    _detach(root, [control.fileno(), *python_paths.values()])
+    if confine.BUDGET.active and limits_module.drops_privileges():
+        confine.BUDGET.join(limits.memory_mb * 1024 * 1024, limits.max_processes)
+    limits_module.drop_privileges()
+    if not confine.enter_namespaces():
+        os._exit(WORKER_FAILED_TO_START)
+    limits_module.die_with_parent(parent)  # after every change of credentials, which clears it
+    alive_read, alive_write = os.pipe()
+    init = fork()
+    if init == 0:
+        os.close(alive_write)
+        pipes = _become_init(control, alive_read)  # returns in a worker only
+        _reach_python_by_fd(python_paths)
+        _run_worker(root, limits, *pipes, project, own_namespaces=True)
+        os._exit(0)
+    control.close()
+    os.close(alive_read)
+    with contextlib.suppress(ChildProcessError):
+        limits_module.reap(init)
+    os._exit(0)
+
+
+def _become_init(control: socket.socket, alive_read: int) -> tuple[int, int]:
+    """The PID namespace's init: its own ``/proc``, then fork workers on request and reap every process
+    left to it. Returns ``(request_read, reply_write)`` in each worker it forks; never in itself."""
+    confine._prctl(limits_module.PR_SET_PDEATHSIG, signal.SIGKILL)
+    if select.select([alive_read], [], [], 0)[0]:  # the keeper died before the line above
+        os._exit(WORKER_FAILED_TO_START)
+    os.close(alive_read)
+    if not confine.mount_own_proc():
+        os._exit(WORKER_FAILED_TO_START)
+    ended: dict[int, int] = {}
+
+    def reap_all() -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            ended[pid] = status
+
+    while True:
+        reap_all()
+        op = control.recv(1)
+        if op == b"S":
+            request_read, to_worker = os.pipe()
+            from_worker, reply_write = os.pipe()
+            worker = fork()
+            if worker == 0:
+                control.close()
+                os.close(to_worker)
+                os.close(from_worker)
+                confine._prctl(limits_module.PR_SET_PDEATHSIG, signal.SIGKILL)
+                os.setsid()
+                return request_read, reply_write
+            os.close(request_read)
+            os.close(reply_write)
+            socket.send_fds(control, [worker.to_bytes(8, "big")], [to_worker, from_worker])
+            os.close(to_worker)
+            os.close(from_worker)
+        elif op == b"K":
+            request = b""
+            while len(request) < 16:
+                chunk = control.recv(16 - len(request))
+                if not chunk:
+                    os._exit(0)
+                request += chunk
+            worker, wait_ms = int.from_bytes(request[:8], "big"), int.from_bytes(request[8:], "big")
+            status = ended.pop(worker, None)
+            if status is None:
+                status = limits_module.reap(worker, wait=wait_ms / 1000) if wait_ms else None
+            if status is None:
+                limits_module.kill_process_group(worker)
+                status = limits_module.reap(worker)
+            else:
+                limits_module.kill_process_group(worker)
+            reap_all()
+            control.sendall(int(status).to_bytes(8, "big", signed=True))
+        else:
+            os._exit(0)
+
+
+class WorkerProcess:
+    """One confined worker serving the staged package found in ``root``: forked inside ``host``'s
+    namespaces, or (where the kernel makes none) straight from this process."""
+
+    def __init__(self, root: Path, limits: Limits, host: NamespaceHost | None = None):
         self.root = Path(root)
         self.limits = limits
         self.imported = False
+        self.host = host
+        confine.seccomp_available()  # libseccomp found and loaded here, where the project is readable
+        if host is not None:
+            self.pid, self._to_worker, self._from_worker = host.spawn()
+            return
         request_read, self._to_worker = os.pipe()
         self._from_worker, reply_write = os.pipe()
         parent = os.getpid()
         # Listed here, where the module table's pages are this process's own: walking the whole table
         # in the child would copy them all (8 ms a worker).
         project = _project_modules()
-        if _NAMESPACES is None:
-            use_namespaces()
-        confine.seccomp_available()  # libseccomp found and loaded here, where the project is readable
         pid = fork()
         if pid == 0:
             try:
-                _become_worker(self.root, limits, request_read, reply_write, parent, project)
+                python_paths = _open_python_paths()
+                _detach(self.root, [request_read, reply_write, *python_paths.values()])
+                limits_module.drop_privileges()
+                limits_module.die_with_parent(parent)
+                _reach_python_by_fd(python_paths)
+                _run_worker(self.root, limits, request_read, reply_write, project, own_namespaces=False)
             finally:
                 os._exit(WORKER_FAILED_TO_START)
         self.pid = pid
@@ -94,6 +256,8 @@ class WorkerProcess:
                 os.close(fd)
             except OSError:
                 pass
+        if self.host is not None:
+            return limits_module.describe_exit(self.host.end(self.pid, wait))
         status = limits_module.reap(self.pid, wait=wait) if wait else None
         if status is None:
             if kill:
@@ -101,14 +265,13 @@ class WorkerProcess:
             status = limits_module.reap(self.pid)
         else:
             limits_module.kill_process_group(self.pid)
-        if confine.BUDGET.active:
-            confine.BUDGET.remove_worker(self.pid)
         return limits_module.describe_exit(status)
 
 
-def _become_worker(
-    root: Path, limits: Limits, request_read: int, reply_write: int, parent: int, project: list[str]
-) -> None:
+def _detach(root: Path, keep: list[int]) -> None:
+    """In a process just forked from the grading process: a session of its own, default signals,
+    ``/dev/null`` for the standard streams, no file descriptor but ``keep``, ``root`` as the current
+    folder and no trace of the engine's command line."""
     os.setsid()
     for number in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGALRM):
         signal.signal(number, signal.SIG_DFL)
@@ -117,9 +280,8 @@ def _become_worker(
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
-    keep = sorted({request_read, reply_write})
     start = 3
-    for fd in [*keep, resource_max_fd()]:
+    for fd in [*sorted(set(keep)), resource_max_fd()]:
         os.closerange(start, fd)
         start = fd + 1
     sys.stdin = open(0, closefd=False)  # noqa: SIM115
@@ -127,8 +289,29 @@ def _become_worker(
     sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
     os.chdir(root)
     sys.dont_write_bytecode = True
-    in_namespaces = _start_namespaces(limits, (request_read, reply_write), parent)
-    limits_module.confine_worker(limits, root, own_namespaces=in_namespaces)
+    _forget_the_command_line()
+
+
+def _run_worker(
+    root: Path,
+    limits: Limits,
+    request_read: int,
+    reply_write: int,
+    project: list[str],
+    *,
+    own_namespaces: bool,
+) -> None:
+    """Confine this process and serve the submission's calls. Never returns."""
+    try:
+        limits_module.confine_worker(limits, root, own_namespaces=own_namespaces)
+    except Exception as exc:  # noqa: BLE001  (the submission is not run unconfined: its first request says why)
+        with contextlib.suppress(Exception):
+            protocol.recv_message(request_read, time.monotonic() + 5.0)
+            problem = f"the sandbox could not be set up ({type(exc).__name__}: {exc})"
+            protocol.send_message(
+                reply_write, protocol.dumps({"ok": False, "kind": "error", "message": problem})
+            )
+        os._exit(WORKER_FAILED_TO_START)
     given = sys.modules.get("solutions.model")
     _forget_the_project(project)
     if given is not None:
@@ -145,89 +328,61 @@ def _become_worker(
     os._exit(0)
 
 
-def _start_namespaces(limits: Limits, pipes: tuple[int, int], parent: int) -> bool:
-    """In the freshly forked keeper: drop privileges, make the namespaces and fork their init, which
-    forks the worker. Returns in the worker only (True), or at once in this process (False) where the
-    kernel makes no namespace. The keeper and the init never return."""
-    if confine.BUDGET.active and limits_module.drops_privileges():
-        confine.BUDGET.join(limits.memory_mb * 1024 * 1024, limits.max_processes)
-    limits_module.drop_privileges()
-    entered = _NAMESPACES and confine.enter_namespaces()
-    limits_module.die_with_parent(parent)  # after every change of credentials, which clears it
-    if not entered:
+def _open_python_paths() -> dict[str, int]:
+    """As root, before the drop to ``nobody``: a descriptor for each folder of ``sys.path`` that
+    ``nobody`` cannot reach (Python installed under ``/root``, which is ``0700``), so that the worker
+    can still import the rest of the standard library (``secrets``, which numpy imports lazily)."""
+    if not limits_module.drops_privileges():
+        return {}
+    found = {}
+    for entry in sys.path:
+        if entry and os.path.isdir(entry) and not _reachable_by_others(entry) and entry not in found:
+            with contextlib.suppress(OSError):
+                found[entry] = os.open(entry, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    return found
+
+
+def _reachable_by_others(folder: str) -> bool:
+    path = Path(folder).resolve()
+    if not os.stat(path).st_mode & stat.S_IROTH:
         return False
-    keeper = os.getpid()
-    alive_read, alive_write = os.pipe()
-    status_read, status_write = os.pipe()
-    init = fork()
-    if init == 0:
-        os.close(alive_write)
-        os.close(status_read)
-        _become_init(alive_read, status_write, keeper)  # returns in the worker only
-        return True
-    for fd in (*pipes, alive_read, status_write):
-        os.close(fd)
-    while True:
-        try:
-            os.waitpid(init, 0)
-            break
-        except InterruptedError:
-            continue
-        except ChildProcessError:
-            break
-    report = os.read(status_read, 16)
-    if len(report) != 8:
-        os._exit(WORKER_FAILED_TO_START)
-    _end_like(int.from_bytes(report, "big", signed=True))
+    return all(os.stat(part).st_mode & stat.S_IXOTH for part in [path, *path.parents])
 
 
-def _become_init(alive_read: int, status_write: int, keeper: int) -> None:
-    """The PID namespace's init: its own ``/proc``, then fork the worker, reap every process left to it
-    and, when the worker ends, tell the keeper how and end (which ends the whole namespace)."""
-    limits_module.confine._prctl(limits_module.PR_SET_PDEATHSIG, signal.SIGKILL)
-    if select.select([alive_read], [], [], 0)[0]:  # the keeper died before the line above
-        os._exit(WORKER_FAILED_TO_START)
-    os.close(alive_read)
-    if not confine.mount_own_proc():
-        os._exit(WORKER_FAILED_TO_START)
-    worker = fork()
-    if worker == 0:
-        os.close(status_write)
-        limits_module.confine._prctl(limits_module.PR_SET_PDEATHSIG, signal.SIGKILL)
+def _reach_python_by_fd(python_paths: dict[str, int]) -> None:
+    """Put each folder of :func:`_open_python_paths` on ``sys.path`` through its descriptor (a
+    ``/proc/self/fd`` link is not checked against the folders above it). Landlock still applies."""
+    if python_paths:
+        for fd in python_paths.values():
+            os.set_inheritable(fd, True)
+        sys.path[:] = [f"/proc/self/fd/{python_paths[e]}" if e in python_paths else e for e in sys.path]
+        sys.path_importer_cache.clear()
+
+
+def _forget_the_command_line() -> None:
+    """Blank the engine's command line (every student's path) in this process: ``sys.argv`` and the
+    memory ``/proc/PID/cmdline`` reads, which a process of the same namespace may read."""
+    sys.argv[:] = [WORKER_TITLE]
+    with contextlib.suppress(AttributeError, TypeError):
+        sys.orig_argv[:] = [WORKER_TITLE]
+    try:
+        with open("/proc/self/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+        start, end = int(fields[45]), int(fields[46])  # arg_start and arg_end (fields 48 and 49)
+    except (OSError, IndexError, ValueError):
         return
-    os.closerange(3, resource_max_fd())
-    _reap_until(worker, status_write)
+    if 0 < start < end:
+        title = WORKER_TITLE.encode()[: end - start - 1]
+        ctypes.memset(start, 0, end - start)
+        ctypes.memmove(start, title, len(title))
 
 
-def _reap_until(worker: int, status_write: int) -> None:
-    while True:
-        try:
-            pid, status = os.waitpid(-1, 0)
-        except InterruptedError:
-            continue
-        except ChildProcessError:
-            os._exit(WORKER_FAILED_TO_START)
-        if pid == worker:
-            os.write(status_write, status.to_bytes(8, "big", signed=True))
-            os._exit(0)
-
-
-def _end_like(status: int) -> None:
-    """End this process as the one whose wait ``status`` this is ended (exit code or signal)."""
-    if os.WIFSIGNALED(status):
-        number = os.WTERMSIG(status)
-        with contextlib.suppress(OSError, ValueError):
-            signal.signal(number, signal.SIG_DFL)
-            os.kill(os.getpid(), number)
-        os._exit(128 + number)
-    os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
-
-
+WORKER_TITLE = "autograder-worker"
 _NAMESPACES: bool | None = None
 
 
 def use_namespaces(enabled: bool | None = None) -> bool:
-    """Whether workers started from now on get namespaces of their own (by default where the kernel
+    """Whether submissions graded from now on get namespaces of their own (by default where the kernel
     allows them: probed once, in the warm-up, so that every worker of a batch is confined alike)."""
     global _NAMESPACES
     _NAMESPACES = confine.namespaces_available() if enabled is None else bool(enabled)
@@ -343,6 +498,7 @@ class SandboxConnection:
         self.workers: dict[str, WorkerProcess] = {}
         self.import_failures: dict[str, str] = {}
         self.timeouts: dict[str, int] = {}
+        self.host: NamespaceHost | None = None
 
     # ----------------------------------------------------------------------------------------------
     def request(self, tree: dict[str, Any], *, exercise: str) -> dict[str, Any]:
@@ -385,13 +541,20 @@ class SandboxConnection:
     def close(self) -> None:
         for exercise in list(self.workers):
             self._retire(exercise)
+        if self.host is not None:
+            self.host.close()
+            self.host = None
 
     # ----------------------------------------------------------------------------------------------
     def _worker(self, exercise: str) -> WorkerProcess:
         for other in [ex for ex in self.workers if ex != exercise]:
             self._retire(other)
         if exercise not in self.workers:
-            self.workers[exercise] = WorkerProcess(self.root, self.limits)
+            if _NAMESPACES is None:
+                use_namespaces()
+            if _NAMESPACES and self.host is None:
+                self.host = NamespaceHost(self.root, self.limits)
+            self.workers[exercise] = WorkerProcess(self.root, self.limits, self.host)
         return self.workers[exercise]
 
     def _retire(self, exercise: str, *, died: bool = False) -> str:
@@ -399,7 +562,8 @@ class SandboxConnection:
         if worker is None:
             return "not running"
         how = worker.stop(wait=1.0 if died else 0.0)
-        limits_module.kill_children(keep={w.pid for w in self.workers.values()})
+        keep = {w.pid for w in self.workers.values() if w.host is None}
+        limits_module.kill_children(keep=keep | ({self.host.pid} if self.host is not None else set()))
         return how
 
     def _import(self, worker: WorkerProcess, exercise: str) -> None:
