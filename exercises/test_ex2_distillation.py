@@ -7,14 +7,10 @@ import torch
 import torch.nn.functional as F
 
 from .checking import check_raises, check_tensor, describe_call
+from .diagnosis import distillation_mistakes, explain, student_loss_mistakes
 from .ex2_distillation import distillation_loss, student_loss
 
 pytestmark = pytest.mark.ex2
-
-KL_ARGUMENTS = (
-    "Check F.kl_div's arguments: the student's log-probabilities first, the teacher's probabilities second, "
-    "both at temperature T."
-)
 
 
 def random_logits(*shape: int, seed: int, scale: float = 2.0) -> torch.Tensor:
@@ -29,35 +25,11 @@ def reference_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: fl
     return F.kl_div(log_q_student, p_teacher, reduction="batchmean") * temperature**2
 
 
-def likely_slip(
-    actual: object,
-    expected: torch.Tensor,
-    temperature: float,
-    num_classes: int,
-    otherwise: str = KL_ARGUMENTS,
-) -> str:
-    """Name the common mistake that explains a wrong loss, or say ``otherwise``."""
-    if not (isinstance(actual, torch.Tensor) and actual.dim() == 0 and expected.item() != 0):
-        return ""
-    ratio = actual.item() / expected.item()
-    known = [
-        (
-            1 / num_classes,
-            (
-                "Did you use reduction='mean'? It also divides by the number of classes; "
-                "'batchmean' divides by the number of positions only."
-            ),
-        ),
-    ]
-    if temperature != 1.0:
-        known += [
-            (1 / temperature**2, "Did you multiply the KL by T**2? (Hinton et al. 2015, section 2)"),
-            (1 / (num_classes * temperature**2), "Did you use reduction='mean' and forget the T**2?"),
-        ]
-    for factor, slip in known:
-        if abs(ratio - factor) <= 1e-3 * factor:
-            return slip
-    return otherwise
+def named_slip(actual, expected, student, teacher, temperature, mask=None, contract="ex2.loss"):
+    """A function naming the slip that gives ``actual`` (or the contract's sentence), for check_tensor."""
+    return lambda: explain(
+        actual, distillation_mistakes(student, teacher, temperature, mask), contract, expected=expected
+    )
 
 
 @pytest.mark.parametrize("temperature", [1.0, 2.0, 4.0])
@@ -69,7 +41,7 @@ def test_distillation_loss_matches_kl_div_batchmean_times_t_squared(temperature)
         actual,
         expected,
         call=describe_call("distillation_loss", student, teacher, temperature=temperature),
-        hint=likely_slip(actual, expected, temperature, num_classes=10),
+        hint=named_slip(actual, expected, student, teacher, temperature),
     )
 
 
@@ -78,25 +50,25 @@ def test_distillation_loss_averages_over_sequence_positions_and_respects_the_mas
     call = describe_call("distillation_loss", student, teacher, temperature=2.0)
     expected = reference_loss(student, teacher, 2.0)
     actual = distillation_loss(student, teacher, 2.0)
-    every_position = (
-        "Every leading dim is a position: average the KL over batch x sequence, not only the batch."
-    )
-    check_tensor(actual, expected, call=call, hint=likely_slip(actual, expected, 2.0, 12, every_position))
+    check_tensor(actual, expected, call=call, hint=named_slip(actual, expected, student, teacher, 2.0))
     mask = torch.tensor([[True, False, True, True, False], [False, False, True, False, False]])
     call = describe_call("distillation_loss", student, teacher, temperature=2.0, mask=mask)
+    actual = distillation_loss(student, teacher, 2.0, mask=mask)
+    expected = reference_loss(student[mask], teacher[mask], 2.0)
     check_tensor(
-        distillation_loss(student, teacher, 2.0, mask=mask),
-        reference_loss(student[mask], teacher[mask], 2.0),
+        actual,
+        expected,
         call=call,
-        hint="Average over the positions where the mask is True only (here 4 of 10).",
+        hint=named_slip(actual, expected, student, teacher, 2.0, mask, contract="ex2.mask"),
     )
     no_position = torch.zeros(2, 5, dtype=torch.bool)
+    actual = distillation_loss(student, teacher, 2.0, mask=no_position)
     check_tensor(
-        distillation_loss(student, teacher, 2.0, mask=no_position),
+        actual,
         torch.tensor(0.0),
         call=describe_call("distillation_loss", student, teacher, temperature=2.0, mask=no_position)
         + " with an all-False mask",
-        hint="With no position to average over, the loss is 0 (not 0 / 0 = nan).",
+        hint=named_slip(actual, torch.tensor(0.0), student, teacher, 2.0, no_position, contract="ex2.mask"),
     )
 
 
@@ -116,12 +88,13 @@ def test_distillation_loss_sends_gradient_to_the_student_only():
 
 def test_distillation_loss_is_stable_for_large_logits():
     student, teacher = random_logits(3, 8, seed=6, scale=1e3), random_logits(3, 8, seed=7, scale=1e3)
+    actual, expected = distillation_loss(student, teacher, 1.0), reference_loss(student, teacher, 1.0)
     check_tensor(
-        distillation_loss(student, teacher, 1.0),
-        reference_loss(student, teacher, 1.0),
+        actual,
+        expected,
         call=describe_call("distillation_loss", student, teacher, temperature=1.0) + " with logits near 1e3",
         rtol=1e-4,
-        hint="Use F.log_softmax for the student: log(softmax(...)) gives log(0) = -inf for large logits.",
+        hint=named_slip(actual, expected, student, teacher, 1.0),
     )
 
 
@@ -129,12 +102,17 @@ def test_student_loss_weighs_soft_and_hard_terms():
     student, teacher = random_logits(6, 9, seed=8), random_logits(6, 9, seed=9)
     labels = torch.tensor([1, -100, 8, 0, -100, 4])
     expected = 0.3 * reference_loss(student, teacher, 2.0) + 0.7 * F.cross_entropy(student, labels)
+    actual = student_loss(student, teacher, labels, temperature=2.0, alpha=0.3)
     check_tensor(
-        student_loss(student, teacher, labels, temperature=2.0, alpha=0.3),
+        actual,
         expected,
         call=describe_call("student_loss", student, teacher, labels, temperature=2.0, alpha=0.3),
-        hint="alpha weighs the soft loss, 1 - alpha the cross-entropy on the raw logits (T = 1), "
-        "ignoring labels of -100.",
+        hint=lambda: explain(
+            actual,
+            student_loss_mistakes(student, teacher, labels, 2.0, 0.3),
+            "ex2.student",
+            expected=expected,
+        ),
     )
 
 

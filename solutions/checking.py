@@ -143,7 +143,7 @@ def check_tensor(
     rtol: float = 1e-5,
     atol: float = 1e-6,
     what: str = "the result",
-    hint: str = "",
+    hint: str | Callable[[], str] = "",
 ) -> None:
     """Assert that ``actual`` is a tensor like ``expected``: type, shape, dtype, device, finiteness, values.
 
@@ -158,8 +158,9 @@ def check_tensor(
         rtol: relative tolerance.
         atol: absolute tolerance.
         what: which part of the result is judged, e.g. ``"the labels"``.
-        hint: a sentence added to a wrong-value message, naming the likely slip
-            (``"Did you multiply the KL by T**2? (Hinton et al. 2015, section 2)"``).
+        hint: a sentence added to a wrong-value (or non-finite) message, naming the likely slip
+            (``"Did you multiply the KL by T**2? (Hinton et al. 2015, section 2)"``); or a function
+            giving it, called only when the check fails (a diagnosis from ``diagnosis.py``).
 
     Raises:
         AssertionError: with a message that says what was called, what came back and what was expected.
@@ -191,16 +192,18 @@ def check_tensor(
             count = int(unexpected_non_finite.sum())
             where = f" at index {index}" if actual.dim() else ""
             of = f" ({count} of {actual.numel()} values are not finite)" if actual.dim() else ""
+            named = hint() if callable(hint) else hint
+            why = f" {named}" if named else " (an overflow in exp()? a division by zero?)"
             raise AssertionError(
-                f"{got} {_value_at(actual, index)}{where}{of}; the expected values are finite "
-                "(an overflow in exp()? a division by zero?)"
+                f"{got} {_value_at(actual, index)}{where}{of}; the expected values are finite.{why}"
             )
         close = torch.isclose(actual, expected, rtol=rtol, atol=atol, equal_nan=True)
     else:
         close = actual == expected
     if bool(close.all()):
         return
-    tail = f" {hint}" if hint else ""
+    named = hint() if callable(hint) else hint
+    tail = f" {named}" if named else ""
     if actual.dim() == 0:
         got_value, expected_value = actual.item(), expected.item()
         if floating:

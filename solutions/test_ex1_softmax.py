@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from .checking import check_raises, check_tensor, describe_call
+from .diagnosis import explain, softmax_mistakes
 from .ex1_softmax import softmax_with_temperature
 
 pytestmark = pytest.mark.ex1
@@ -21,31 +22,34 @@ def random_logits(*shape: int, seed: int = 0, scale: float = 3.0) -> torch.Tenso
 @pytest.mark.parametrize("temperature", [0.5, 1.0, 2.0, 5.0])
 def test_softmax_matches_torch_at_several_temperatures(temperature):
     logits = random_logits(4, 10)
+    actual, expected = softmax_with_temperature(logits, temperature), F.softmax(logits / temperature, dim=-1)
     check_tensor(
-        softmax_with_temperature(logits, temperature),
-        F.softmax(logits / temperature, dim=-1),
+        actual,
+        expected,
         call=describe_call("softmax_with_temperature", logits, temperature),
-        hint="Divide the logits by the temperature before the softmax.",
+        hint=lambda: explain(actual, softmax_mistakes(logits, temperature), "ex1.value", expected=expected),
     )
 
 
 def test_softmax_uses_the_given_dim():
     logits = random_logits(3, 4, 5, seed=1)
+    actual, expected = softmax_with_temperature(logits, 2.0, dim=1), F.softmax(logits / 2.0, dim=1)
     check_tensor(
-        softmax_with_temperature(logits, 2.0, dim=1),
-        F.softmax(logits / 2.0, dim=1),
+        actual,
+        expected,
         call=describe_call("softmax_with_temperature", logits, 2.0, dim=1),
-        hint="The probabilities must sum to 1 along `dim`, not always along the last dim.",
+        hint=lambda: explain(actual, softmax_mistakes(logits, 2.0, dim=1), "ex1.value", expected=expected),
     )
 
 
 def test_softmax_is_stable_for_large_logits():
     logits = random_logits(2, 6, seed=2, scale=1e4)
+    actual, expected = softmax_with_temperature(logits, 0.5), F.softmax(logits / 0.5, dim=-1)
     check_tensor(
-        softmax_with_temperature(logits, 0.5),
-        F.softmax(logits / 0.5, dim=-1),
+        actual,
+        expected,
         call=describe_call("softmax_with_temperature", logits, 0.5) + " with logits up to 1e4",
-        hint="Subtract the largest logit along `dim` before exp(): exp(20000) overflows.",
+        hint=lambda: explain(actual, softmax_mistakes(logits, 0.5), "ex1.stable", expected=expected),
     )
 
 

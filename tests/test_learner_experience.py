@@ -12,13 +12,16 @@ import re
 import subprocess
 import sys
 import textwrap
+import venv
 from pathlib import Path
 
 import pytest
 import tomllib
 
-from autograder.layout import EXERCISES
+from autograder.layout import EXERCISES, REPO_ROOT
 from autograder.release import BUNDLE_TEMPLATES_DIR, build_bundle
+
+CONSTRAINTS = REPO_ROOT / ".ci" / "constraints.txt"
 
 LEARNER_IMPLEMENTATIONS = {
     "ex1_softmax.py": '''
@@ -454,3 +457,73 @@ def test_learner_commands_answer_help_and_name_the_choices_of_a_mistyped_argumen
     unknown = run("--colour")
     assert unknown.returncode == 2 and len(unknown.stderr.splitlines()) == 1, unknown
     assert "unrecognized arguments: --colour" in unknown.stderr and "Traceback" not in unknown.stderr, unknown
+
+
+def readme_commands() -> list[str]:
+    """The commands of the bundle README's first code block, as a learner types them."""
+    text = (BUNDLE_TEMPLATES_DIR / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```bash\n(.*?)```", text, re.DOTALL)
+    assert block, "the bundle README has no bash block"
+    return [line.strip() for line in block.group(1).splitlines() if line.strip()]
+
+
+def test_readme_installs_torch_for_the_cpu_first_then_the_exercises():
+    commands = readme_commands()
+    assert commands == [
+        "pip install torch --index-url https://download.pytorch.org/whl/cpu",
+        "pip install -e .",
+        "pytest exercises",
+    ], commands
+
+
+@pytest.mark.slow
+def test_readme_commands_as_written_work_in_a_fresh_venv(tmp_path):
+    """Each command of the README in a fresh venv; pip gets the repository's constraint file (torch pinned
+    to the local CPU build, as .ci/run installs it) in place of the PyTorch index this machine cannot reach.
+    """
+    bundle = build_bundle(tmp_path / "course")
+    environment = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=True, system_site_packages=False).create(environment)
+    bin_dir = environment / "bin"
+    env = {key: value for key, value in learner_env().items() if key != "VIRTUAL_ENV"}
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
+    env["VIRTUAL_ENV"] = str(environment)
+    outputs = []
+    for command in readme_commands():
+        words = command.split()
+        if words[:2] == ["pip", "install"]:
+            if "--index-url" in words:
+                at = words.index("--index-url")
+                words = words[:at] + words[at + 2 :]
+            words = [
+                str(bin_dir / "python"),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "-c",
+                str(CONSTRAINTS),
+                *words[2:],
+            ]
+        else:
+            words = [str(bin_dir / words[0]), *words[1:]]
+        completed = subprocess.run(
+            words, check=False, cwd=bundle, env=env, capture_output=True, text=True, timeout=1200
+        )
+        outputs.append((command, completed))
+        if words[-1] != "exercises":
+            assert completed.returncode == 0, (command, completed.stdout[-3000:], completed.stderr[-3000:])
+    command, checks = outputs[-1]
+    output = checks.stdout + checks.stderr
+    assert checks.returncode == 1 and "0 of 5 done." in output, output
+    assert "Next: ex1: open exercises/ex1_softmax.py" in output and "Traceback" not in output, output
+    helped = subprocess.run(
+        [str(bin_dir / "python"), "-m", "exercises.watch", "--help"],
+        check=False,
+        cwd=bundle,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert helped.returncode == 0 and helped.stdout.startswith("usage: python -m exercises.watch"), helped

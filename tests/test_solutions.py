@@ -112,18 +112,44 @@ SLIP_MESSAGES = (
 )
 
 
-def test_visible_checks_name_the_classic_slips(tmp_path):
-    package = tmp_path / "slipped"
+ONE_SLIP_PACKAGES = {
+    "reversed_kl": (
+        "ex2_distillation.py",
+        'F.kl_div(log_q_student, p_teacher, reduction="none")',
+        (
+            "F.kl_div(F.log_softmax(teacher_logits.detach() / temperature_value, dim=-1), "
+            'log_q_student.exp(), reduction="none")'
+        ),
+        "That is KL(student || teacher), the reversed direction.",
+    ),
+    "log_of_softmax": (
+        "ex2_distillation.py",
+        "log_q_student = F.log_softmax(student_logits / temperature_value, dim=-1)",
+        "log_q_student = torch.log(F.softmax(student_logits / temperature_value, dim=-1))",
+        "log(softmax(x)) gives log(0) = -inf",
+    ),
+}
+"""One classic mistake per package, each with the words its visible message must hold."""
+
+
+def copy_solutions_with(package: Path, replacements: dict[str, tuple[str, str]]) -> None:
     package.mkdir()
     for path in SOLUTIONS_DIR.glob("*.py"):
         if path.name != "conftest.py":
             shutil.copyfile(path, package / path.name)
-    for filename, (correct, slip) in SLIPS.items():
+    for filename, (correct, slip) in replacements.items():
         source = (package / filename).read_text()
-        assert source.count(correct) == 1, f"{filename} no longer contains {correct!r}: update SLIPS"
+        assert source.count(correct) == 1, f"{filename} no longer contains {correct!r}: update the slips"
         (package / filename).write_text(source.replace(correct, slip))
+
+
+def test_visible_checks_name_the_classic_slips(tmp_path):
+    copy_solutions_with(tmp_path / "slipped", SLIPS)
+    for name, (filename, correct, slip, _) in ONE_SLIP_PACKAGES.items():
+        copy_solutions_with(tmp_path / name, {filename: (correct, slip)})
+    packages = [str(tmp_path / name) for name in ("slipped", *ONE_SLIP_PACKAGES)]
     completed = subprocess.run(
-        [sys.executable, "-m", "pytest", str(package), "-q", "-p", "no:cacheprovider", "--tb=short"],
+        [sys.executable, "-m", "pytest", *packages, "-q", "-p", "no:cacheprovider", "--tb=short"],
         cwd=tmp_path,
         env=subprocess_env(tmp_path),
         capture_output=True,
@@ -133,8 +159,11 @@ def test_visible_checks_name_the_classic_slips(tmp_path):
     )
     output = completed.stdout + completed.stderr
     assert completed.returncode == 1, output
-    for message in SLIP_MESSAGES:
+    for message in (*SLIP_MESSAGES, *(slip[3] for slip in ONE_SLIP_PACKAGES.values())):
         assert message in output, f"no {message!r} in:\n{output}"
+    # A message names a mistake only when the value matches it: no fixed hint per check any more.
+    assert "Use F.log_softmax for the student: log(softmax" not in output, output
+    assert "Every leading dim is a position: average" not in output, output
 
 
 # --------------------------------------------------------------------------------------------------
