@@ -833,7 +833,7 @@ def run(
             f"Held-out text: {corpus.held_out_words:,} words of the Python reference manual "
             f"({int((held_out.labels != -100).sum()):,} masked tokens, the same mask for every model); "
             f"CPU time: median of {settings.timing_repeats} forward passes on {settings.timing_batch} rows "
-            f"of {settings.seq_len} tokens, {torch.get_num_threads()} threads."
+            f"of {settings.seq_len} tokens, {torch.get_num_threads()} thread(s)."
         ),
         (
             f"The embeddings and the MLM head ({kept_whole:,} parameters) are kept whole by halve_layers: "

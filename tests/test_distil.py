@@ -92,21 +92,23 @@ def quick_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
 
 
 def test_quick_run_distilled_student_beats_the_randomly_initialised_one(quick_run):
-    """Held-out masked-token accuracy and perplexity, ``--quick --seed 0 --threads 1``.
+    """Held-out masked-token accuracy, ``--quick --seed 0 --threads 1``.
 
-    At ``--quick``'s size and length the teacher does not get past predicting the most frequent tokens
-    (held-out accuracy 7.3-7.5% for every model in the runs seen, seed 0 with two configurations), so
-    the accuracies tie; the distilled student wins on perplexity, by a wide margin: 294 against 835 for
-    the random-init student (seed 0, 60 teacher steps, hidden size 64), because it starts from the
-    teacher's embeddings, head and every other layer. Other seeds were not measured (the machine was
-    shared by eight jobs). The test asks for accuracy at least as good and perplexity 20% lower.
+    In ``--quick``'s few steps the teacher learns the most frequent tokens (held-out accuracy about 7%)
+    and no more. The distilled student starts from its embeddings, head and every other layer and keeps
+    that; the random-init student, learning from soft targets that are nearly flat at T = 2, has not
+    got there yet. Seen (seed 0, one thread): 7.3% against 0.7% with 150 teacher and 75 student steps;
+    perplexity 232 against 266. With 60 teacher steps at a lower learning rate (1e-3) both were at 7.4%:
+    the margin comes from the random-init student being behind, not from better predictions. Other seeds
+    were not measured (the machine was shared by eight jobs). The test asks for 3 points and a lower
+    perplexity.
     """
     completed, out = quick_run
     assert completed.returncode == 0, completed.stderr[-2000:]
     results = json.loads((out / "results.json").read_text())
     rows = {row["key"]: row for row in results["rows"]}
-    assert rows["distilled"]["accuracy"] >= rows["random_init"]["accuracy"], rows
-    assert rows["distilled"]["perplexity"] < 0.8 * rows["random_init"]["perplexity"], rows
+    assert rows["distilled"]["accuracy"] >= rows["random_init"]["accuracy"] + 0.03, rows
+    assert rows["distilled"]["perplexity"] < rows["random_init"]["perplexity"], rows
 
 
 def test_quick_run_counts_parameters_with_count_parameters(quick_run):

@@ -26,6 +26,7 @@ AUTOGRADED_POINTS = 30
 MANUAL_POINTS = 5
 CELL_TIMEOUT_SECONDS = 60
 NOT_STARTED = "not answered yet"
+OPTIONAL_ANSWER = "distil_answer"
 
 pytestmark = pytest.mark.slow
 
@@ -226,7 +227,25 @@ def test_points_add_up_to_30_autograded_and_5_manual():
     autograded = sum(nbgrader_meta(cell)["points"] for cell in graded if cell.cell_type == "code")
     manual = sum(nbgrader_meta(cell)["points"] for cell in graded if cell.cell_type == "markdown")
     assert (autograded, manual) == (AUTOGRADED_POINTS, MANUAL_POINTS)
-    assert all(nbgrader_meta(cell)["points"] > 0 for cell in graded)
+    assert all(
+        nbgrader_meta(cell)["points"] > 0
+        for cell in graded
+        if nbgrader_meta(cell)["grade_id"] != OPTIONAL_ANSWER
+    )
+
+
+def test_optional_distil_question_is_graded_by_hand_for_extra_credit_only():
+    """Part 5 is optional: its answer is a manually graded cell worth 0 points (the grader may give extra
+    credit in formgrader), after the table of a default ``python -m exercises.distil`` run."""
+    notebook = read_source()
+    cell = cell_by_id(notebook, OPTIONAL_ANSWER)
+    meta = nbgrader_meta(cell)
+    assert cell.cell_type == "markdown" and meta["grade"] and meta["solution"] and not meta["locked"]
+    assert meta["points"] == 0 and "Marking" in cell.source
+    intro = cell_by_id(notebook, "part5_intro").source
+    assert "| distilled student / teacher (this run) |" in intro and "DistilBERT / BERT-base (paper)" in intro
+    grade_ids = [nbgrader_meta(c)["grade_id"] for c in notebook.cells]
+    assert grade_ids.index(OPTIONAL_ANSWER) > grade_ids.index("written_answer")
 
 
 def test_every_code_answer_cell_has_solution_markers():
