@@ -351,3 +351,29 @@ def test_a_submission_counts_its_own_processes_and_none_outlives_it(user, shared
     assert report["threads"] == 8, report  # which is not its neighbour's
     assert report["alive_before"] >= report["made"] - 1, report  # its processes were there, daemon too
     assert report["alive_after"] == 0, report
+
+
+STDLIB = """
+import torch
+
+
+def softmax_with_temperature(logits, temperature=1.0, dim=-1):
+    import tabnanny  # a module of the standard library the graders' process never imported
+
+    import numpy as np  # default_rng imports the standard library's secrets on first use
+
+    return torch.tensor([float(np.random.default_rng(0).integers(1000)), float(len(tabnanny.__name__))])
+"""
+
+
+@pytest.mark.parametrize("user", users())
+def test_a_worker_imports_any_module_of_the_standard_library(user, shared_dir):
+    """Python may be installed where the worker's user cannot reach (``/root/.pyenv``, ``0700``)."""
+    import numpy as np
+
+    source = shared_dir / f"stdlib-{user}"
+    source.mkdir()
+    (source / "ex1_softmax.py").write_text(STDLIB)
+    for path in (source, source / "ex1_softmax.py"):
+        path.chmod(path.stat().st_mode | stat.S_IROTH | stat.S_IXOTH)
+    assert grade_one_call(user, source, [0.0]) == [float(np.random.default_rng(0).integers(1000)), 8.0]

@@ -494,14 +494,14 @@ def describe_features(found: dict[str, object]) -> str:
         else "NO seccomp (UDP and Unix sockets allowed, processes counted per worker only)"
     )
     if found["namespaces"]:
-        parts.append("namespaces: user, pid, net, mount (own /proc, processes counted per worker)")
+        parts.append("namespaces per submission: user, pid, net, mount (own /proc, processes counted apart)")
     else:
         parts.append("NO namespaces (processes counted per user; daemons killed by process group only)")
     parts.append("workers as nobody" if found["runs_as_nobody"] else "workers keep your user id")
     cgroups = found["cgroups"]
     parts.append(
-        f"cgroups per worker: {', '.join(cgroups)}"
+        f"cgroups per submission: {', '.join(cgroups)}"
         if cgroups
-        else "no cgroups (memory limited per process, not per worker)"
+        else "no cgroups (memory limited per worker process)"
     )
     return "sandbox: " + "; ".join(parts)
