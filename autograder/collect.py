@@ -29,6 +29,7 @@ import pytest
 
 from autograder import protocol
 from autograder.layout import EXERCISE_BY_ID, EXERCISES, POINTS_PER_EXERCISE
+from solutions.diagnosis import NAMED
 
 GRADER_FILE = re.compile(r"^test_(ex\d+)_\w*\.py$")
 MESSAGE_CHARS = 1500
@@ -61,6 +62,9 @@ class CheckResult:
     max_points: float
     passed: bool
     message: str
+    diagnosis: str = ""
+    """For a failed check, the misconception the graders named (a sentence of :mod:`solutions.diagnosis`
+    found in the message), or "" when they named none."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -74,6 +78,7 @@ class CheckResult:
             max_points=float(data["max_points"]),
             passed=bool(data["passed"]),
             message=str(data["message"]),
+            diagnosis=str(data.get("diagnosis", "")),
         )
 
 
@@ -302,6 +307,9 @@ class ChecksPlugin:
                     self._grader_error(item, "".join(traceback.format_exception(call.excinfo.value)))
             else:
                 result.message = "the check failed"
+            if not result.passed:
+                result.diagnosis = next((named for named in reversed(NAMED) if named in result.message), "")
+            del NAMED[:]
             self._gate(result)
             self._outcomes[(result.exercise, result.name)] = result
             self._done.add(item.nodeid)

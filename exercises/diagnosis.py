@@ -28,6 +28,7 @@ __all__ = [
     "CLAUSES",
     "HINTON",
     "MATCH_RTOL",
+    "NAMED",
     "Candidate",
     "breakdown_mistakes",
     "clause",
@@ -46,6 +47,10 @@ MATCH_RTOL = 1e-4
 """How close a wrong result must be to a slip's value (relative to the slip's largest entry) to name it."""
 
 HINTON = "(Hinton et al. 2015, section 2)"
+
+NAMED: list[str] = []
+"""Every sentence :func:`diagnose` has named, newest last. The graders' results plugin clears it before
+each check and reports the named slip of a failed check separately from its message."""
 
 CLAUSES: dict[str, str] = {
     "ex1.value": "softmax_with_temperature returns softmax(logits / T) along dim, same shape and dtype as "
@@ -153,6 +158,7 @@ def diagnose(
         if expected is not None and _matches(expected, candidate.value, rtol, atol):
             continue
         if _matches(actual, candidate.value, rtol, atol):
+            NAMED.append(candidate.sentence)
             return candidate.sentence
     return ""
 
@@ -182,7 +188,6 @@ def softmax_mistakes(logits: Tensor, temperature: float, dim: int = -1) -> list[
     """What the usual slips give for ``softmax_with_temperature(logits, temperature, dim)``."""
     t = float(temperature)
     x = logits.detach().to(torch.float64)
-    other_dim = -1 if dim % x.dim() != x.dim() - 1 else 0
     candidates = []
     if t < 1:
         candidates.append(
@@ -205,13 +210,15 @@ def softmax_mistakes(logits: Tensor, temperature: float, dim: int = -1) -> list[
             "loss (ex2), not to the softmax.",
         ),
     ]
-    if x.dim() > 1:
-        candidates.append(
-            Candidate(
-                F.softmax(x / t, other_dim),
-                f"Those probabilities sum to 1 along dim={other_dim}: normalise along dim={dim}.",
+    for other in range(x.dim()) if x.dim() > 1 else ():
+        if other != dim % x.dim():
+            candidates.append(
+                Candidate(
+                    F.softmax(x / t, other),
+                    f"Those probabilities sum to 1 along dim={other}: normalise along dim={dim}"
+                    + (" (the default, the last dim)." if dim == -1 else "."),
+                )
             )
-        )
     if logits.is_floating_point():
         scaled = logits.detach() / t
         exponentials = torch.exp(scaled)
@@ -220,6 +227,14 @@ def softmax_mistakes(logits: Tensor, temperature: float, dim: int = -1) -> list[
                 exponentials / exponentials.sum(dim, keepdim=True),
                 "exp() overflowed: exp(89) is already inf in float32. Subtract the largest logit along dim "
                 "before exponentiating; the probabilities do not change.",
+            )
+        )
+        shifted = torch.exp(scaled - scaled.max())
+        candidates.append(
+            Candidate(
+                shifted / shifted.sum(dim, keepdim=True),
+                "That subtracted the largest logit of the whole tensor: a row far below it underflows to "
+                "0 / 0. Subtract each row's own largest logit (amax along dim, keepdim=True).",
             )
         )
     return candidates
@@ -234,6 +249,13 @@ def _kl_per_position(student: Tensor, teacher: Tensor, t_student: float, t_teach
     log_q = F.log_softmax(student.detach().double() / t_student, -1)
     log_p = F.log_softmax(teacher.detach().double() / t_teacher, -1)
     return (log_p.exp() * (log_p - log_q)).sum(-1)
+
+
+def _cross_entropy_per_position(student: Tensor, teacher: Tensor, temperature: float) -> Tensor:
+    """sum(-softmax(teacher / T) * log_softmax(student / T)) per position, float64."""
+    log_q = F.log_softmax(student.detach().double() / temperature, -1)
+    p = F.softmax(teacher.detach().double() / temperature, -1)
+    return -(p * log_q).sum(-1)
 
 
 def _masked_mean(per_position: Tensor, mask: Tensor | None) -> Tensor:
@@ -284,6 +306,11 @@ def distillation_mistakes(
         Candidate(
             _masked_mean(_kl_per_position(student, teacher, 1.0, 1.0), mask) * t**2,
             "That is the KL at T = 1 times T**2: divide both sets of logits by T before the softmax.",
+        ),
+        Candidate(
+            _masked_mean(_cross_entropy_per_position(student, teacher, t), mask) * t**2,
+            "That is the cross-entropy with the teacher's probabilities, sum(-p log q): the KL plus the "
+            "teacher's entropy. The loss is the KL, sum(p (log p - log q)).",
         ),
     ]
     if t < 1:
@@ -521,22 +548,17 @@ def count_mistakes(model: nn.Module, trainable_only: bool = False) -> list[Candi
     every_name = counted((p for _, p in model.named_parameters(remove_duplicate=False)), trainable=wanted)
     buffers = sum(b.numel() for b in model.buffers())
     state = sum(t.numel() for t in model.state_dict().values())
-    candidates = [
-        Candidate(every_name, DOUBLE_COUNT),
-        Candidate(
-            state,
-            "That counts state_dict(): it holds buffers, and a tied weight under every name. Count "
-            "model.parameters() only.",
-        ),
-        Candidate(
-            once + buffers,
-            "That includes the model's buffers: count parameters only (buffers are not learned).",
-        ),
-    ]
+    nested = sum(
+        p.numel()
+        for module in model.modules()
+        for p in module.parameters()
+        if wanted is None or p.requires_grad
+    )
+    everything = counted(model.parameters(), trainable=None)
     if trainable_only:
-        candidates += [
+        candidates = [
             Candidate(
-                counted(model.parameters(), trainable=None),
+                everything,
                 "The frozen parameters (requires_grad=False) were counted: trainable_only=True keeps the "
                 "parameters with requires_grad=True only.",
             ),
@@ -546,10 +568,30 @@ def count_mistakes(model: nn.Module, trainable_only: bool = False) -> list[Candi
             ),
         ]
     else:
-        candidates.append(
+        candidates = [
             Candidate(
                 counted(model.parameters(), trainable=True),
                 "By default (trainable_only=False) frozen parameters count too.",
+            )
+        ]
+    candidates += [
+        Candidate(every_name, DOUBLE_COUNT),
+        Candidate(
+            nested,
+            "That counts each parameter once for every module above it (summing module.parameters() over "
+            "model.modules()): model.parameters() already goes through every submodule.",
+        ),
+        Candidate(
+            once + buffers,
+            "That includes the model's buffers: count parameters only (buffers are not learned).",
+        ),
+    ]
+    if state not in (everything, every_name, once + buffers):
+        candidates.append(
+            Candidate(
+                state,
+                "That counts state_dict(): it holds buffers, and a tied weight under every name. Count "
+                "model.parameters() only.",
             )
         )
     return [candidate for candidate in candidates if candidate.value != once]
@@ -632,7 +674,9 @@ def formula_mistakes(config: Any) -> list[Candidate]:
             "With use_pooler=True the pooler counts: add its H^2 + H.",
         ),
         Candidate(
-            right - layers * 4 * h, "Each layer has two LayerNorms of 2H each: 4H^2 + 2HI + 9H + I per layer."
+            right - layers * 4 * h,
+            "Each layer is 4H short: its two LayerNorms (2H each), or the attention biases (query, key, "
+            "value, output: 4H), were left out. One layer is 4H^2 + 2HI + 9H + I.",
         ),
         Candidate(right - 2 * h, "The embeddings' LayerNorm adds 2H (a weight and a bias per feature)."),
         Candidate(
@@ -643,6 +687,10 @@ def formula_mistakes(config: Any) -> list[Candidate]:
             right - layers * (4 * h + i + h),
             "The layers' biases were left out: 4H for query, key, value and output, I and H for the "
             "feed-forward pair.",
+        ),
+        Candidate(
+            right - layers * (i + h),
+            "The feed-forward biases were left out: the pair H -> I -> H adds I + H biases per layer.",
         ),
     ]
     return [candidate for candidate in candidates if candidate.value is not None and candidate.value != right]

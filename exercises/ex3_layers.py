@@ -47,7 +47,8 @@ def halve_layers(
     """A student of the teacher's class that keeps only the chosen teacher layers, initialised from it.
 
     The student is a copy of the teacher in which ``encoder.layer`` holds copies of the chosen layers,
-    in the order given, and ``config.num_hidden_layers`` is their number. Everything else (embeddings,
+    in the order given, and ``config.num_hidden_layers`` is their number (in every config the student
+    holds; the teacher's config object is left as it was). Everything else (embeddings,
     pooler, MLM head) is copied unchanged, and the MLM decoder stays tied to the student's own word
     embeddings. The teacher is left exactly as it was and shares no parameter with the student, so
     training the student never moves the teacher.
@@ -57,14 +58,17 @@ def halve_layers(
 
     Args:
         teacher: the trained model; not modified.
-        layers: indices of the teacher layers to keep, each in ``[0, num_teacher_layers)``; None means
+        layers: indices of the teacher layers to keep, in the order the student holds them (``[5, 1]``
+            puts teacher layer 5 first), each in ``[0, num_teacher_layers)``; negative indices are rejected,
+            not counted from the end; a repeated index gets a copy of its own at each position. None means
             ``student_layer_indices(num_teacher_layers)``.
 
     Returns:
         The student, an instance of ``type(teacher)``.
 
     Raises:
-        ValueError: if ``layers`` is empty or holds an index out of range.
+        ValueError: if ``layers`` is empty or holds an index outside ``[0, num_teacher_layers)`` (a negative
+            one included).
 
     Example::
 

@@ -19,7 +19,9 @@ from torch import Tensor
 class DynamicMasker:
     """BERT's 80/10/10 masking, drawn afresh on every call.
 
-    Each position whose token is not special is selected with probability ``mlm_probability`` (15%).
+    Each position whose token is not special is selected independently with probability
+    ``mlm_probability`` (15%): the number selected in a row varies from call to call (Binomial), and a
+    row of one token can be selected too.
     A selected token becomes the mask token with probability ``mask_replace_prob`` (80%), a random
     vocabulary id with probability ``random_replace_prob`` (10%), and stays unchanged otherwise (10%).
     The model must predict the original token at every selected position: the random and unchanged
@@ -33,7 +35,8 @@ class DynamicMasker:
     10% of the remaining 20%, become random (careful when mask_replace_prob is 1).
 
     Args:
-        vocab_size: number of token ids; random replacements are drawn from ``[0, vocab_size)``.
+        vocab_size: number of token ids; random replacements are drawn uniformly from ``[0, vocab_size)``,
+            the largest id included (leaving out the special ids is also accepted).
         mask_token_id: the id of ``[MASK]``; never selected itself.
         special_token_ids: ids never selected (``[CLS]``, ``[SEP]``, ``[PAD]``, ...).
         mlm_probability: chance that a non-special position is selected, in [0, 1].

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from autograder import protocol
-from autograder.demo.catalogue import ALTERNATIVES, DEMO_MISTAKES, WRONG, Alternative, Mistake
+from autograder.demo.catalogue import ALTERNATIVES, DEMO_MISTAKES, HOLLOW, WRONG, Alternative, Hollow, Mistake
 from autograder.demo.classroom import copy_exercise_files
 from autograder.engine import grade_submissions
 from autograder.graders import zoo
@@ -38,7 +38,7 @@ def graded(tmp_path_factory) -> dict:
         copy_exercise_files(SOLUTIONS_DIR, root / SOLUTION),
         copy_exercise_files(EXERCISES_DIR, root / STUBS),
     ]
-    paths += [entry.write(root / entry.student) for entry in [*WRONG, *ALTERNATIVES]]
+    paths += [entry.write(root / entry.student) for entry in [*WRONG, *ALTERNATIVES, *HOLLOW]]
     results = grade_submissions(paths, tmp_path_factory.mktemp("grades"), jobs=2, force=True)
     return {result.student: result for result in results}
 
@@ -50,9 +50,13 @@ def _failures(result) -> str:
 
 
 def test_catalogue_has_enough_distinct_entries():
-    students = [entry.student for entry in [*WRONG, *ALTERNATIVES]]
-    assert len(WRONG) >= 30
-    assert len(ALTERNATIVES) >= 5
+    students = [entry.student for entry in [*WRONG, *ALTERNATIVES, *HOLLOW]]
+    assert len(WRONG) >= 80
+    assert len(ALTERNATIVES) >= 11
+    assert len(HOLLOW) >= 5 and {entry.exercise for entry in HOLLOW} == {
+        exercise.id for exercise in EXERCISES
+    }
+    assert all(isinstance(entry, Hollow) and entry.style for entry in HOLLOW)
     assert len(set(students)) == len(students), "student ids must be unique"
     assert {entry.exercise for entry in WRONG} == {exercise.id for exercise in EXERCISES}
     assert 3 <= len(DEMO_MISTAKES) <= 4 and all(entry in WRONG for entry in DEMO_MISTAKES)
@@ -60,7 +64,7 @@ def test_catalogue_has_enough_distinct_entries():
     assert all(isinstance(entry, Alternative) and entry.source for entry in ALTERNATIVES)
 
 
-@pytest.mark.parametrize("entry", [*WRONG, *ALTERNATIVES], ids=lambda entry: entry.student)
+@pytest.mark.parametrize("entry", [*WRONG, *ALTERNATIVES, *HOLLOW], ids=lambda entry: entry.student)
 def test_catalogue_entry_changes_its_exercise_file(entry):
     solution = (SOLUTIONS_DIR / entry.filename).read_text()
     changed = entry.exercise_source()
@@ -107,6 +111,19 @@ def test_wrong_submission_loses_points_on_its_exercise_only(graded, entry):
     assert any(entry.expect in message for message in messages), (
         f"no failed check of {entry.exercise} says {entry.expect!r}:\n{_failures(result)}"
     )
+    assert not any(message.startswith("grader error") for message in messages), _failures(result)
+
+
+@pytest.mark.parametrize("entry", HOLLOW, ids=lambda entry: entry.student)
+def test_hollow_submission_scores_zero_on_its_exercise_and_full_marks_elsewhere(graded, entry):
+    result = graded[entry.student]
+    scores = result.exercise_scores()
+    assert result.error is None
+    assert scores[entry.exercise] == 0, _failures(result)
+    assert all(
+        points == POINTS_PER_EXERCISE for exercise, points in scores.items() if exercise != entry.exercise
+    )
+    messages = [check.message for check in result.checks if check.exercise == entry.exercise]
     assert not any(message.startswith("grader error") for message in messages), _failures(result)
 
 

@@ -8,7 +8,14 @@ must take points off that exercise only and say, in some failed check's message,
 ``ALTERNATIVES``: correct implementations written differently from the solution (library calls, by hand,
 loops, float64 inside, another draw order); each must score 100.
 
+``HOLLOW``: code that checks its arguments and then does not do its job (returns its input, a constant,
+or raises on every call); each must score 0 on its exercise and 20 on the others.
+
 ``DEMO_MISTAKES``: the few of ``WRONG`` shown in the instructor's demo class.
+
+Entries written here are edits of the solution; the others are whole files kept in ``corpus.toml`` next
+to this module (many of them written by someone who read the contract and the stubs but never the
+graders), each with its kind, the misconception it carries and the words its hidden feedback contains.
 
 ``entry.write(folder)`` writes a complete submission: the five solution files, with this entry's exercise
 file changed.
@@ -16,12 +23,29 @@ file changed.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.layout import EXERCISE_BY_ID, EXERCISES, SOLUTIONS_DIR
 
-__all__ = ["ALTERNATIVES", "DEMO_MISTAKES", "WRONG", "Alternative", "Mistake", "by_student"]
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = [
+    "ALTERNATIVES",
+    "DEMO_MISTAKES",
+    "HOLLOW",
+    "WRONG",
+    "Alternative",
+    "Hollow",
+    "Mistake",
+    "by_student",
+]
+
+CORPUS = Path(__file__).with_name("corpus.toml")
 
 
 def _apply(text: str, edits: tuple[tuple[str, str], ...], student: str) -> str:
@@ -76,6 +100,34 @@ class Alternative(_Entry):
     """A correct submission in another style; ``style`` says what is different."""
 
     style: str = ""
+
+
+@dataclass(frozen=True)
+class Hollow(_Entry):
+    """Code that validates its arguments and does nothing useful; ``style`` says what it returns."""
+
+    style: str = ""
+
+
+def _corpus() -> tuple[list[Mistake], list[Hollow], list[Alternative]]:
+    """The whole-file entries of ``corpus.toml``: (wrong, hollow, correct)."""
+    wrong: list[Mistake] = []
+    hollow: list[Hollow] = []
+    correct: list[Alternative] = []
+    for entry in tomllib.loads(CORPUS.read_text())["entry"]:
+        common = {"student": entry["student"], "exercise": entry["exercise"], "source": entry["source"]}
+        if entry["kind"] == "wrong":
+            wrong.append(Mistake(**common, expect=entry["expect"]))
+        elif entry["kind"] == "hollow":
+            hollow.append(Hollow(**common, style=entry["misconception"]))
+        elif entry["kind"] == "correct":
+            correct.append(Alternative(**common, style=entry["misconception"]))
+        else:
+            raise ValueError(f"{CORPUS.name}: {entry['student']} has the unknown kind {entry['kind']!r}")
+    return wrong, hollow, correct
+
+
+_CORPUS_WRONG, HOLLOW, _CORPUS_CORRECT = _corpus()
 
 
 def _edit(old: str, new: str) -> tuple[str, str]:
@@ -154,7 +206,7 @@ WRONG_EX1 = [
         "ex1-float32-inside",
         "ex1",
         edits=(_edit(_EX1_SCALE, "    scaled = logits.float() / temperature_value\n"),),
-        expect="the expected dtype is float64",
+        expect="the result has the logits' dtype",
     ),
 ]
 
@@ -647,7 +699,7 @@ WRONG_EX5 = [
     ),
 ]
 
-WRONG: list[Mistake] = WRONG_EX1 + WRONG_EX2 + WRONG_EX3 + WRONG_EX4 + WRONG_EX5
+WRONG: list[Mistake] = WRONG_EX1 + WRONG_EX2 + WRONG_EX3 + WRONG_EX4 + WRONG_EX5 + _CORPUS_WRONG
 
 # --------------------------------------------------------------------------------------------------
 # Correct submissions in other styles.
@@ -701,6 +753,10 @@ def _check(temperature):
 
 def distillation_loss(student_logits, teacher_logits, temperature=2.0, mask=None):
     _check(temperature)
+    if student_logits.shape != teacher_logits.shape:
+        raise ValueError("the student's and the teacher's logits differ in shape")
+    if mask is not None and mask.shape != student_logits.shape[:-1]:
+        raise ValueError("the mask must have the logits' leading dims")
     classes = student_logits.shape[-1]
     student = student_logits.reshape(-1, classes)
     with torch.no_grad():
@@ -722,6 +778,10 @@ def distillation_loss(student_logits, teacher_logits, temperature=2.0, mask=None
 
 
 def student_loss(student_logits, teacher_logits, labels, temperature=2.0, alpha=0.5, mask=None):
+    if not 0 <= alpha <= 1:
+        raise ValueError("alpha must lie in [0, 1]")
+    if labels.shape != student_logits.shape[:-1]:
+        raise ValueError("labels must have the logits' leading dims")
     soft = distillation_loss(student_logits, teacher_logits, temperature, mask)
     classes = student_logits.shape[-1]
     flat = student_logits.reshape(-1, classes)
@@ -904,6 +964,7 @@ ALTERNATIVES: list[Alternative] = [
         "ex4-alt-python-loop", "ex4", source=_ALT_EX4_LOOP, style="a loop; random ids avoid specials"
     ),
     Alternative("ex5-alt-by-hand", "ex5", source=_ALT_EX5_BY_HAND, style="dedup by id, formula term by term"),
+    *_CORPUS_CORRECT,
 ]
 
 DEMO_MISTAKES: list[Mistake] = [
@@ -919,9 +980,9 @@ DEMO_MISTAKES: list[Mistake] = [
 ]
 
 
-def by_student(student: str) -> Mistake | Alternative:
-    """The entry of ``WRONG`` or ``ALTERNATIVES`` with this student id."""
-    for entry in [*WRONG, *ALTERNATIVES]:
+def by_student(student: str) -> Mistake | Alternative | Hollow:
+    """The entry of ``WRONG``, ``ALTERNATIVES`` or ``HOLLOW`` with this student id."""
+    for entry in [*WRONG, *ALTERNATIVES, *HOLLOW]:
         if entry.student == student:
             return entry
     raise KeyError(student)

@@ -29,26 +29,47 @@ def _logits(
     return (torch.randn(*shape, generator=generator, dtype=torch.float64) * scale).to(dtype)
 
 
+def _check_softmax(
+    softmax, logits, *args, clause: str = "ex1.value", rtol=1e-5, atol=1e-6, extra=(), **kwargs
+):
+    """Call ``softmax(logits, *args, **kwargs)`` and compare with ``F.softmax(logits / T, dim)``; a wrong
+    value names a slip only when it matches that slip's formula (``extra``: further candidates)."""
+    temperature = args[0] if args else kwargs.get("temperature", 1.0)
+    dim = args[1] if len(args) > 1 else kwargs.get("dim", -1)
+    call = describe_call(NAME, logits, *args, **kwargs)
+    result = softmax(logits, *args, **kwargs)
+    expected = F.softmax(logits / temperature, dim)
+    if type(result) is torch.Tensor and result.shape == expected.shape and result.dtype != expected.dtype:
+        fail(
+            f"Called {call} and got dtype {str(result.dtype).removeprefix('torch.')}; the result has the "
+            f"logits' dtype, {str(expected.dtype).removeprefix('torch.')}: no .float(), .double() or "
+            "dtype=... inside (or cast back with .to(logits.dtype))."
+        )
+    candidates = [*extra, *softmax_mistakes(logits, temperature, dim)]
+    hint = explain(result, candidates, clause, expected=expected, rtol=max(rtol, 1e-4))
+    if (
+        type(result) is torch.Tensor
+        and result.shape == expected.shape
+        and not bool(torch.isfinite(result).all())
+    ):
+        not_finite = int((~torch.isfinite(result)).sum())
+        fail(f"Called {call} and got {not_finite} of {result.numel()} values that are not finite. {hint}")
+    check_tensor(result, expected, call=call, hint=hint, rtol=rtol, atol=atol)
+
+
 @pytest.mark.points(4)
 def test_softmax_matches_torch_for_several_temperatures(softmax):
     logits = _logits(4, 10, seed=1)
-    call = describe_call(NAME, logits)
-    check_tensor(
-        softmax(logits), F.softmax(logits, -1), call=call, hint="With T = 1 this is the plain softmax."
-    )
+    _check_softmax(softmax, logits)
     for temperature in (2.0, 4.0, 10.0, 0.5, 0.7):
-        call = describe_call(NAME, logits, temperature=temperature)
-        result = softmax(logits, temperature=temperature)
-        expected = F.softmax(logits / temperature, -1)
-        hint = explain(result, softmax_mistakes(logits, temperature, -1), "ex1.value", expected=expected)
-        check_tensor(result, expected, call=call, hint=hint)
-    result = softmax(logits, 2.0)
-    check_tensor(
-        result,
-        F.softmax(logits / 2.0, -1),
-        call=describe_call(NAME, logits, 2.0),
-        hint="The temperature is the second positional argument.",
+        _check_softmax(softmax, logits, temperature=temperature)
+    positional = Candidate(
+        F.softmax(logits, -1),
+        "That is softmax(logits) at T = 1: the temperature is the second positional argument, "
+        "softmax_with_temperature(logits, 2.0) divides by 2.0.",
     )
+    _check_softmax(softmax, logits, 2.0, extra=(positional,))
+    _check_softmax(softmax, _logits(2, 3, 5, seed=12))
 
 
 @pytest.mark.points(3)
@@ -81,35 +102,17 @@ def test_softmax_stable_for_large_logits(softmax):
     rows[1, :] = -1e4
     rows[2, :] = torch.tensor([1e4, 9990.0] + [-1e4] * 8)
     wide = _logits(3, 6, 4, seed=11, scale=1e4).clamp(-1e4, 1e4)
+    # float32 holds 1e4 to within 1e-3: a correct log-domain softmax is that far from F.softmax
     for logits, temperature, dim in ((rows, 1.0, -1), (rows, 0.5, -1), (wide, 2.0, 1)):
-        call = describe_call(NAME, logits, temperature=temperature, dim=dim)
-        result = softmax(logits, temperature=temperature, dim=dim)
-        expected = F.softmax(logits / temperature, dim)
-        hint = explain(result, softmax_mistakes(logits, temperature, dim), "ex1.stable", expected=expected)
-        if (
-            type(result) is torch.Tensor
-            and result.shape == logits.shape
-            and not bool(torch.isfinite(result).all())
-        ):
-            not_finite = int((~torch.isfinite(result)).sum())
-            fail(f"Called {call} and got {not_finite} of {result.numel()} values that are not finite. {hint}")
-        # float32 holds 1e4 to within 1e-3: a correct log-domain softmax is that far from F.softmax
-        check_tensor(result, expected, call=call, hint=hint, rtol=2e-3, atol=1e-5)
+        _check_softmax(
+            softmax, logits, temperature=temperature, dim=dim, clause="ex1.stable", rtol=2e-3, atol=1e-5
+        )
 
 
 @pytest.mark.points(1)
 def test_softmax_unchanged_when_every_logit_shifts(softmax):
-    logits = _logits(4, 10, seed=4)
-    shifted = logits + 1000.0
-    call = f"{NAME}(logits + 1000.0, temperature=2.0) with logits of shape (4, 10)"
-    check_tensor(
-        softmax(shifted, temperature=2.0),
-        F.softmax(logits / 2.0, -1),
-        call=call,
-        rtol=1e-3,
-        atol=1e-6,
-        hint="softmax(x + c) equals softmax(x); exp(1000) overflows, so subtract the largest logit first.",
-    )
+    shifted = _logits(4, 10, seed=4) + 1000.0
+    _check_softmax(softmax, shifted, temperature=2.0, clause="ex1.stable", rtol=1e-3, atol=1e-6)
 
 
 @pytest.mark.points(2)
@@ -157,7 +160,8 @@ def test_softmax_gradient_matches_torch(softmax):
         what="the gradient of the logits",
         rtol=1e-4,
         atol=1e-6,
-        hint="Detaching part of the computation (other than the max you subtract) changes the gradient.",
+        hint="The values are right but the gradient is not: the result must be differentiable with respect "
+        "to the logits (only the largest logit you subtract may be detached).",
     )
 
 
@@ -165,18 +169,9 @@ def test_softmax_gradient_matches_torch(softmax):
 def test_softmax_keeps_dtype_and_shape(softmax):
     logits64 = _logits(4, 10, seed=8, dtype=torch.float64)
     for kwargs in ({"temperature": 2.0}, {}):
-        check_tensor(
-            softmax(logits64, **kwargs),
-            F.softmax(logits64 / kwargs.get("temperature", 1.0), -1),
-            call=describe_call(NAME, logits64, **kwargs),
-            rtol=1e-6,
-            atol=1e-9,
-            hint="A float64 input gives a float64 result: no .float() or dtype=torch.float32 inside.",
-        )
+        _check_softmax(softmax, logits64, rtol=1e-6, atol=1e-9, **kwargs)
     for shape, dim in (((7,), 0), ((2, 3, 4, 5), 2)):
-        logits = _logits(*shape, seed=9)
-        call = describe_call(NAME, logits, temperature=0.7, dim=dim)
-        check_tensor(softmax(logits, temperature=0.7, dim=dim), F.softmax(logits / 0.7, dim), call=call)
+        _check_softmax(softmax, _logits(*shape, seed=9), temperature=0.7, dim=dim)
 
 
 @pytest.mark.points(3)

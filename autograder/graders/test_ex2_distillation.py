@@ -23,12 +23,13 @@ from autograder.graders.support import (
     expect_value_error,
     fail,
 )
-from solutions.diagnosis import distillation_mistakes, explain, student_loss_mistakes
+from solutions.diagnosis import Candidate, distillation_mistakes, explain, student_loss_mistakes
 
 LOSS = "distillation_loss"
 STUDENT = "student_loss"
 DEFAULT = object()
 """An argument left out of the call (the function's default must apply)."""
+DEFAULT_T = "That is the loss at T = 1: without a temperature argument, the default is temperature=2.0."
 
 
 @pytest.fixture(scope="module")
@@ -122,16 +123,12 @@ def _check_loss(
     call = describe_call(LOSS, *args, **kwargs)
     value = distillation_loss(*args, **kwargs)
     expected = reference(student, teacher, t, mask)
-    hint = explain(
-        value,
-        distillation_mistakes(student, teacher, t, mask),
-        "ex2.mask" if mask is not None else "ex2.loss",
-        expected=expected,
-    )
+    candidates = distillation_mistakes(student, teacher, t, mask)
+    if temperature is DEFAULT:
+        candidates.insert(0, Candidate(reference(student, teacher, 1.0, mask), DEFAULT_T))
+    hint = explain(value, candidates, "ex2.mask" if mask is not None else "ex2.loss", expected=expected)
     _fail_if_not_finite(value, expected, call, hint)
     expect_scalar_tensor(value, call=call, dtype=student.dtype)
-    if temperature is DEFAULT and not hint.startswith("That"):
-        hint = "The default temperature is 2.0. " + hint
     check_tensor(value, expected, call=call, hint=hint, **_tolerances(student.dtype))
 
 
@@ -282,13 +279,12 @@ def _check_student_loss(
     call = describe_call(STUDENT, student, teacher, labels, **kwargs)
     value = student_loss(student, teacher, labels, **kwargs)
     expected = student_reference(student, teacher, labels, t, a, mask)
-    hint = explain(
-        value, student_loss_mistakes(student, teacher, labels, t, a, mask), "ex2.student", expected=expected
-    )
+    candidates = student_loss_mistakes(student, teacher, labels, t, a, mask)
+    if temperature is DEFAULT:
+        candidates.insert(0, Candidate(student_reference(student, teacher, labels, 1.0, a, mask), DEFAULT_T))
+    hint = explain(value, candidates, "ex2.student", expected=expected)
     _fail_if_not_finite(value, expected, call, hint)
     expect_scalar_tensor(value, call=call, dtype=student.dtype)
-    if (temperature is DEFAULT or alpha is DEFAULT) and not hint.startswith("That"):
-        hint = "The defaults are temperature=2.0 and alpha=0.5. " + hint
     check_tensor(value, expected, call=call, hint=hint, **_tolerances(student.dtype))
 
 
@@ -336,12 +332,19 @@ def test_student_loss_passes_the_mask_on(student_loss):
 def test_losses_reject_bad_arguments(distillation_loss, student_loss):
     student, teacher = _logits(4, 6, seed=42), _logits(4, 6, seed=43)
     labels = torch.randint(0, 6, (4,), generator=torch.Generator().manual_seed(44))
+    student3, teacher3 = _logits(2, 6, 5, seed=45), _logits(2, 6, 5, seed=46)
     problems = []
     cases = [
         (distillation_loss, LOSS, (student, _logits(4, 5, seed=43)), {}, "the logits' shapes differ"),
         (distillation_loss, LOSS, (student, teacher), {"mask": torch.ones(6, dtype=torch.bool)},
          "the mask's shape is not the leading dims (4,)"),
         (student_loss, STUDENT, (student, teacher, labels[:3]), {}, "labels of the wrong shape"),
+        (student_loss, STUDENT, (student, teacher, labels.reshape(2, 2)), {},
+         "labels of shape (2, 2), not the leading dims (4,)"),
+        (distillation_loss, LOSS, (student, teacher), {"mask": torch.ones(2, 2, dtype=torch.bool)},
+         "a mask of shape (2, 2), not the leading dims (4,)"),
+        (student_loss, STUDENT, (student3, teacher3, torch.zeros(12, dtype=torch.long)), {},
+         "labels of shape (12,), not the leading dims (2, 6)"),
         (student_loss, STUDENT, (student, teacher, labels), {"alpha": 1.5}, "alpha lies outside [0, 1]"),
         (student_loss, STUDENT, (student, teacher, labels), {"alpha": -0.1}, "alpha lies outside [0, 1]"),
         (student_loss, STUDENT, (student, teacher, labels), {"temperature": 0.0}, "a temperature of 0"),

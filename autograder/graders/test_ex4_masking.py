@@ -446,7 +446,20 @@ def test_masker_same_seed_gives_the_same_mask(masker_class):
             )
     other_seed = mask(masker, ids, seed=6)
     if torch.equal(first[1], other_seed[1]):
-        fail(f"Called {other_seed[2]} and got the same mask as with seed 5: the generator seems ignored.")
+        selected = first[1] != -100
+        if bool(selected.all()) or not bool(selected.any()):
+            why = (
+                "every position got the same kind of label with both seeds (all selected or none), so "
+                "nothing was drawn at all"
+            )
+        elif not torch.equal(mask(make(masker_class), ids, seed=6)[1], first[1]):
+            why = (
+                "a new masker given seed 6 draws another mask, so this masker kept its mask from the call "
+                "before: draw a new one on every call"
+            )
+        else:
+            why = "the mask does not depend on the generator: draw every random number from it"
+        fail(f"Called {other_seed[2]} and got the same mask as with seed 5: {why}.")
 
 
 @pytest.mark.points(1)
