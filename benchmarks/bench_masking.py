@@ -16,7 +16,6 @@ import argparse
 import statistics
 import tempfile
 import time
-from pathlib import Path
 
 import torch
 from transformers import BertTokenizerFast, DataCollatorForLanguageModeling
@@ -55,8 +54,8 @@ def main() -> None:
     tokenizer = train_wordpiece(train_texts, VOCAB_SIZE)
     with tempfile.TemporaryDirectory() as folder:
         tokenizer.model.save(folder)
-        hf_tokenizer = BertTokenizerFast(vocab_file=str(Path(folder) / "vocab.txt"), do_lower_case=True)
-    assert hf_tokenizer.convert_tokens_to_ids(list(SPECIAL_TOKENS)) == [
+        hf_tokenizer = BertTokenizerFast.from_pretrained(folder)
+    assert len(hf_tokenizer) == VOCAB_SIZE and hf_tokenizer.convert_tokens_to_ids(list(SPECIAL_TOKENS)) == [
         tokenizer.token_to_id(token) for token in SPECIAL_TOKENS
     ]
     batch = batch_of_text(tokenizer)
