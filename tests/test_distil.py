@@ -19,8 +19,8 @@ import pytest
 from autograder.layout import EXERCISES_DIR, SOLUTIONS_DIR
 
 RUN_TIMEOUT_SECONDS = 1800
-"""A guard against a hung run, not a speed check: on an idle 2-core machine a --quick run takes about a
-minute; on one shared by eight jobs it took 15 minutes."""
+"""A guard against a hung run, not a speed check: a --quick run needs about 80 s of CPU time (one
+thread, the visible checks included); on a 2-core machine shared by eight jobs it took 15 minutes."""
 ALTERNATIVE_MASKER = '''"""A correct masker unlike the solution: one uniform number per position decides
 whether it is selected and what happens to it, the random ids are drawn first and avoid the special ids."""
 
