@@ -182,7 +182,7 @@ HOSTILE: dict[str, tuple[str, str]] = {
         (
             "import glob\nimport os\n"
             "mine = os.path.realpath('staged_submission/ex1_softmax.py')\n"
-            "for path in glob.glob('/tmp/ag-grade-*/staged_submission/ex1_softmax.py'):\n"
+            "for path in glob.glob('/tmp/ag-batch-*/ag-grade-*/staged_submission/ex1_softmax.py'):\n"
             "    if os.path.realpath(path) != mine:\n"
             "        try:\n"
             "            exec(open(path).read().replace('from .model', 'from staged_submission.model'))\n"
