@@ -572,7 +572,7 @@ def test_bundle_readme_and_pyproject_tell_the_learner_what_to_do(tmp_path):
     assert "nbgrader" in notebook_extra and "jupyterlab" in notebook_extra
     installed = " ".join(dependencies) + " " + notebook_extra
     for module in notebook_imports(EXERCISES_DIR / "walkthrough.ipynb"):
-        distribution = {"sklearn": "scikit-learn"}.get(module, module)
+        distribution = {"sklearn": "scikit-learn", "IPython": "ipython"}.get(module, module)
         assert distribution in installed, (
             f"the notebook imports {module}, which `pip install -e .[notebook]` does not install"
         )
