@@ -8,6 +8,7 @@ depend on the machine (root or not, the kernel), so it is compared only when gra
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import subprocess
@@ -23,13 +24,13 @@ DEMO_OUT = "autograder-out"
 
 def _blocks(text: str) -> list[tuple[str, str]]:
     """Every fenced block of the README as (info string, body)."""
-    return re.findall(r"^```(\w*)\n(.*?)^```", text, flags=re.M | re.S)
+    return re.findall(r"^```(\w*)\n(.*?)^```", text, flags=re.MULTILINE | re.DOTALL)
 
 
 def _block_after(text: str, command: str) -> list[str]:
     """The lines of the plain block that follows the bash block holding exactly ``command``."""
     blocks = _blocks(text)
-    for (info, body), (_, after) in zip(blocks, blocks[1:]):
+    for (info, body), (_, after) in itertools.pairwise(blocks):
         if info == "bash" and body.strip() == command:
             return after.rstrip("\n").split("\n")
     raise AssertionError(f"README.md has no ```bash block holding only {command!r} followed by its output")
@@ -40,6 +41,7 @@ def demo_output(tmp_path_factory) -> list[str]:
     out = tmp_path_factory.mktemp("readme") / DEMO_OUT
     run = subprocess.run(
         [sys.executable, "-m", "autograder", "grade", "--out", str(out)],
+        check=False,
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
