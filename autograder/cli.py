@@ -6,6 +6,19 @@ import argparse
 import importlib
 import sys
 
+DESCRIPTION = """\
+The instructor's side of the DistilBERT and RoBERTa exercises: make the learners' stubs, grade
+hand-ins with the hidden graders, and take the grades to Gradescope, PrairieLearn, Canvas or Moodle."""
+
+EPILOG = """\
+examples:
+  python -m autograder release --bundle learner.zip    the learners' download
+  python -m autograder grade hand-ins/ --jobs 2        grade a class (grades.csv, report.html)
+  python -m autograder grade                           grade the demo class
+  python -m autograder lms canvas --grades autograder-out/grades.csv --roster roster.csv --out canvas.csv
+
+'python -m autograder VERB --help' shows a verb's options."""
+
 # verb -> (module, one-line help). Each module has add_arguments(parser) and run(args) -> int.
 VERBS = {
     "release": ("autograder.release", "write exercises/ (stubs) from solutions/, or a learner bundle"),
@@ -17,12 +30,33 @@ VERBS = {
 }
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps descriptions as written and shows an option's default when its help does not say it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (
+            "default" in text
+            or default in (None, False, argparse.SUPPRESS)
+            or action.option_strings == []
+            or isinstance(action, argparse._SubParsersAction)
+        ):
+            return text
+        return f"{text} (default %(default)s)"
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The parser; with ``only``, just that verb's module is imported (torch only for verbs needing it)."""
-    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=_HelpFormatter,
+    )
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     for verb, (module_name, help_text) in VERBS.items():
-        sub = verbs.add_parser(verb, help=help_text, description=help_text)
+        sub = verbs.add_parser(verb, help=help_text, description=help_text, formatter_class=_HelpFormatter)
         if only is not None and verb != only:
             continue
         module = importlib.import_module(module_name)
@@ -32,6 +66,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Parses ``argv`` (default ``sys.argv[1:]``), runs the chosen verb and returns its exit status."""
     given = sys.argv[1:] if argv is None else argv
     verb = given[0] if given and given[0] in VERBS else None
     args = build_parser(only=verb or "").parse_args(argv)
