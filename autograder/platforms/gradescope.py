@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder import intake
-from autograder.layout import EXERCISES, REPO_ROOT
+from autograder.layout import EXERCISES, MANIFEST, REPO_ROOT
 
 from .common import PlatformError, fail, grade_upload, upload_listing
 
@@ -92,6 +92,7 @@ def _package_files() -> dict[str, Path]:
     files: dict[str, Path] = {}
     for path in sorted(PACKAGE_DIR.glob("*.py")):
         files[f"autograder/{path.name}"] = path
+    files[f"autograder/{MANIFEST.name}"] = MANIFEST
     for package in GRADING_PACKAGES:
         for path in sorted((PACKAGE_DIR / package).rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts and path.suffix not in SKIPPED_SUFFIXES:
