@@ -1,4 +1,4 @@
-"""The exercises as the whole package sees them, read from the manifest ``autograder/exercises.toml``.
+"""The exercises as the whole package sees them, read from the manifest ``solutions/exercises.toml``.
 
 One table, used by the release tool, the staging of submissions, the graders, the result writers and
 ``python -m autograder dev check``.
@@ -21,7 +21,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS_DIR = REPO_ROOT / "solutions"
 EXERCISES_DIR = REPO_ROOT / "exercises"
 GRADERS_DIR = Path(__file__).resolve().parent / "graders"
-MANIFEST = Path(__file__).resolve().with_name("exercises.toml")
+MANIFEST = SOLUTIONS_DIR / "exercises.toml"
 MANIFEST_NAME = MANIFEST.name
 
 

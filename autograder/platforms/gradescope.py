@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder import intake
-from autograder.layout import EXERCISES, MANIFEST, REPO_ROOT
+from autograder.layout import EXERCISES, REPO_ROOT
 
 from .common import PlatformError, fail, grade_upload, upload_listing
 
@@ -44,7 +44,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent
 GRADING_PACKAGES = ("graders", "results", "sandbox", "wire", "platforms")
 # What the graders import from solutions/: the given model and the shared checking and diagnosis
 # helpers (the learner has all three as exercises/*.py); no exercise solution.
-GIVEN_SOLUTION_FILES = ("__init__.py", "model.py", "checking.py", "diagnosis.py")
+GIVEN_SOLUTION_FILES = ("__init__.py", "exercises.toml", "model.py", "checking.py", "diagnosis.py")
 SKIPPED_SUFFIXES = (".pyc", ".pyo")
 
 SETUP_SH = f"""#!/usr/bin/env bash
@@ -92,7 +92,6 @@ def _package_files() -> dict[str, Path]:
     files: dict[str, Path] = {}
     for path in sorted(PACKAGE_DIR.glob("*.py")):
         files[f"autograder/{path.name}"] = path
-    files[f"autograder/{MANIFEST.name}"] = MANIFEST
     for package in GRADING_PACKAGES:
         for path in sorted((PACKAGE_DIR / package).rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts and path.suffix not in SKIPPED_SUFFIXES:
