@@ -27,6 +27,7 @@ VERBS = {
     "gradescope": ("autograder.platforms.gradescope", "write the Gradescope autograder zip"),
     "prairielearn": ("autograder.platforms.prairielearn", "write a PrairieLearn external grader"),
     "lms": ("autograder.platforms.lms", "write grades as a Canvas or Moodle gradebook CSV"),
+    "dev": ("autograder.dev", "for maintainers: check that every place follows the exercise manifest"),
 }
 
 
