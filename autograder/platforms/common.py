@@ -5,6 +5,7 @@ Imports the engine (and so torch) only when a submission is graded.
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -57,6 +58,19 @@ def upload_listing(upload: Path, limit: int = 20) -> str:
     names = sorted(str(path.relative_to(upload)) for path in upload.rglob("*") if path.is_file())
     shown = ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
     return shown or "nothing"
+
+
+def write_results(root: Path, data: dict) -> Path:
+    """Writes ``data`` as ``root/results/results.json``, where Gradescope and PrairieLearn read it.
+
+    Raises:
+        OSError: the folder or the file cannot be written.
+    """
+    results = root / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    path = results / "results.json"
+    path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    return path
 
 
 def fail(message: str) -> int:

@@ -31,7 +31,7 @@ from typing import Any
 from autograder import intake
 from autograder.layout import EXERCISES, REPO_ROOT
 
-from .common import PlatformError, fail, grade_upload, upload_listing
+from .common import PlatformError, fail, grade_upload, upload_listing, write_results
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 DEFAULT_VISIBILITY = "after_due_date"
@@ -207,9 +207,7 @@ def run_autograder(root: Path | str, visibility: str = DEFAULT_VISIBILITY) -> in
     root = Path(root)
     try:
         data = results_json(root, visibility)
-        results = root / "results"
-        results.mkdir(parents=True, exist_ok=True)
-        (results / "results.json").write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+        write_results(root, data)
     except PlatformError as exc:
         return fail(str(exc))
     except OSError as exc:

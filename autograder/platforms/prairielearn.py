@@ -28,7 +28,7 @@ from typing import Any
 from autograder.layout import EXERCISES, MAX_TOTAL
 
 from . import gradescope
-from .common import PlatformError, fail, grade_upload, upload_listing
+from .common import PlatformError, fail, grade_upload, upload_listing, write_results
 
 DEFAULT_ROOT = "/grade"
 DEFAULT_IMAGE = "distil-roberta-grader:latest"
@@ -225,9 +225,7 @@ def grade(root: Path | str) -> int:
         }
         status = fail(str(exc))
     try:
-        results = root / "results"
-        results.mkdir(parents=True, exist_ok=True)
-        (results / "results.json").write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+        write_results(root, data)
     except OSError as exc:
         return fail(f"{exc.filename or root}: {exc.strerror or exc}")
     print(data["message"])
