@@ -15,11 +15,15 @@ import zipfile
 from pathlib import Path
 
 import pytest
-import tomllib
 
 from autograder import release
 from autograder.layout import EXERCISES, EXERCISES_DIR, REPO_ROOT, SOLUTIONS_DIR
 from autograder.release import StubError, build_bundle, check_exercises, make_stub, render_exercises
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 FORBIDDEN_IN_BUNDLE = (
     "BEGIN SOLUTION",
