@@ -37,9 +37,14 @@ from autograder.release import build_bundle
 GOAL = 1.5
 
 
+LEARNER_UNSET = ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE")
+"""Set here, unset for a learner: the repository on the path, and a ban on writing bytecode (which would
+make every run compile the exercises' modules again, as a learner's second run never does)."""
+
+
 def learner_env() -> dict[str, str]:
-    """The environment a learner has: nothing of the repository on the path."""
-    return {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    """The environment a learner has: nothing of the repository on the path, bytecode cached as usual."""
+    return {key: value for key, value in os.environ.items() if key not in LEARNER_UNSET}
 
 
 def timed_run(command: list[str], cwd: Path, expect_success: bool | None) -> tuple[float, float]:

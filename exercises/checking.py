@@ -9,6 +9,9 @@ failed check is an ``AssertionError`` whose message is the whole story, for exam
 
 from __future__ import annotations
 
+import builtins
+import dis
+import inspect
 import math
 import re
 from collections.abc import Callable
@@ -20,6 +23,24 @@ from torch import Tensor
 _TINY = torch.finfo(torch.float64).tiny
 _NOT_STARTED = re.compile(r"^(ex\d+): implement \S")
 _MAX_ITEMS_SHOWN = 4
+_STUB_OPCODES = frozenset(
+    {
+        "CACHE",
+        "CALL",
+        "CALL_FUNCTION",
+        "COPY_FREE_VARS",
+        "EXTENDED_ARG",
+        "LOAD_CONST",
+        "LOAD_GLOBAL",
+        "MAKE_CELL",
+        "NOP",
+        "PRECALL",
+        "PUSH_NULL",
+        "RAISE_VARARGS",
+        "RESUME",
+    }
+)
+"""The only instructions of a body that is nothing but ``raise NotImplementedError("exN: implement f")``."""
 
 
 def _number(value: float) -> str:
@@ -294,3 +315,69 @@ def check_raises(
             f"Called {call} and it raised {type(exc).__name__}: {exc}; expected a {expected.__name__}{reason}"
         ) from None
     raise AssertionError(f"Called {call} and got {describe(result)}; expected a {expected.__name__}{reason}")
+
+
+def is_untouched_stub(function: Callable[..., Any]) -> bool:
+    """Whether ``function``'s whole body is still its stub: ``raise NotImplementedError("exN: implement f")``.
+
+    Read from the function's bytecode, which is what runs: only when it loads nothing but the
+    ``NotImplementedError`` class and the stub's message, calls it and raises the result. Anything the
+    learner has added (a statement, a branch, a return) makes it False.
+
+    Args:
+        function: a function or method of an exercise.
+
+    Returns:
+        True when calling ``function`` can only raise the stub's ``NotImplementedError``.
+    """
+    code = getattr(inspect.unwrap(function), "__code__", None)
+    if code is None:
+        return False
+    globals_loaded: list[str] = []
+    constants_loaded: list[Any] = []
+    for instruction in dis.get_instructions(code):
+        if instruction.opname not in _STUB_OPCODES:
+            return False
+        if instruction.opname == "LOAD_GLOBAL":
+            globals_loaded.append(instruction.argval)
+        elif instruction.opname == "LOAD_CONST":
+            constants_loaded.append(instruction.argval)
+    namespace = getattr(function, "__globals__", {})
+    return (
+        globals_loaded == ["NotImplementedError"]
+        and namespace.get("NotImplementedError", NotImplementedError) is builtins.NotImplementedError
+        and len(constants_loaded) == 1
+        and isinstance(constants_loaded[0], str)
+        and _NOT_STARTED.match(constants_loaded[0]) is not None
+    )
+
+
+def raise_if_not_started(function: Callable[..., Any]) -> None:
+    """Let an untouched stub raise its ``NotImplementedError`` now, before a check builds its inputs.
+
+    A check that first builds a model and then calls a stub reports "not started" either way; this
+    reports it without the model. The stub is called (with placeholder arguments: its body uses none),
+    so the exception comes from the stub's own line, as it would from the check. A function the learner
+    has started is not called here.
+
+    Args:
+        function: the exercise's function the check is about to call.
+
+    Raises:
+        NotImplementedError: the stub's own, when ``function`` is an untouched stub.
+    """
+    if not is_untouched_stub(function):
+        return
+    positional: list[None] = []
+    keywords: dict[str, None] = {}
+    for parameter in inspect.signature(function).parameters.values():
+        if parameter.default is not parameter.empty or parameter.kind in (
+            parameter.VAR_POSITIONAL,
+            parameter.VAR_KEYWORD,
+        ):
+            continue
+        if parameter.kind is parameter.KEYWORD_ONLY:
+            keywords[parameter.name] = None
+        else:
+            positional.append(None)
+    function(*positional, **keywords)

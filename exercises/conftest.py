@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
@@ -312,12 +313,15 @@ class ProgressReport:
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     """One thread for torch: the checks' tensors are tiny, and a pool of threads only adds its start-up
-    (and waits badly on a busy machine)."""
+    (and waits badly on a busy machine). Then the objects that importing torch made, which live as long
+    as the run, are moved out of the garbage collector's way (``gc.freeze``): its full collections during
+    the checks no longer walk them."""
     try:
         import torch
     except ImportError:
         return
     torch.set_num_threads(1)
+    gc.freeze()
 
 
 def pytest_configure(config: pytest.Config) -> None:

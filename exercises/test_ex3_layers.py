@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from .checking import check_raises, check_tensor, describe_call
+from .checking import check_raises, check_tensor, describe_call, raise_if_not_started
 from .ex3_layers import halve_layers, student_layer_indices
 from .model import BertConfig, BertForMaskedLM, BertModel
 
@@ -22,6 +22,8 @@ TINY = BertConfig(
 
 
 def tiny_teacher(model_class: type, seed: int = 0) -> torch.nn.Module:
+    """A small teacher with random weights, built only once halve_layers has been started."""
+    raise_if_not_started(halve_layers)
     torch.manual_seed(seed)
     return model_class(TINY).eval()
 

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from .checking import describe
+from .checking import describe, raise_if_not_started
 from .ex5_params import bert_parameter_count, count_parameters, parameter_breakdown
 from .model import BertConfig, BertForMaskedLM, BertModel
 
@@ -75,6 +75,7 @@ def test_count_parameters_counts_a_tied_weight_once():
 
 
 def test_count_parameters_can_keep_trainable_parameters_only():
+    raise_if_not_started(count_parameters)
     model = shapes_only(BertModel, BERT_BASE)
     model.embeddings.requires_grad_(False)
     try:
@@ -93,6 +94,7 @@ def test_count_parameters_can_keep_trainable_parameters_only():
 
 
 def test_parameter_breakdown_counts_each_shared_parameter_under_its_first_holder():
+    raise_if_not_started(parameter_breakdown)
     model = shapes_only(BertForMaskedLM, BERT_BASE)
     result = parameter_breakdown(model)
     expected = {"bert": 108_891_648, "cls": 622_650}
@@ -139,9 +141,9 @@ def test_parameter_breakdown_counts_each_shared_parameter_under_its_first_holder
 )
 def test_bert_parameter_count_matches_the_model(changes):
     config = dataclasses.replace(BERT_BASE, **changes)
+    result = bert_parameter_count(config)
     model = shapes_only(BertModel, config)
     expected = sum(parameter.numel() for parameter in model.parameters())
-    result = bert_parameter_count(config)
     arguments = ", ".join(f"{key}={value}" for key, value in changes.items())
     assert result == expected, (
         f"Called bert_parameter_count(BertConfig({arguments})) and got {result:,}; BertModel of that config "

@@ -12,14 +12,21 @@ import re
 import subprocess
 import sys
 import textwrap
+import traceback
 import venv
+from importlib import import_module
 from pathlib import Path
 
 import pytest
-import tomllib
 
 from autograder.layout import EXERCISES, REPO_ROOT
 from autograder.release import BUNDLE_TEMPLATES_DIR, build_bundle
+from solutions.checking import is_untouched_stub, raise_if_not_started
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 CONSTRAINTS = REPO_ROOT / ".ci" / "constraints.txt"
 
@@ -327,6 +334,56 @@ def test_untouched_stubs_are_reported_as_not_started_without_tracebacks(bundle):
     assert "Traceback" not in output and "NotImplementedError" not in output, output
     assert len(output.splitlines()) < 60, output
     assert re.search(r"\b\d+ not started\b", output.splitlines()[-1]), output
+
+
+EXERCISE_FUNCTIONS = {
+    "ex1_softmax": ("softmax_with_temperature",),
+    "ex2_distillation": ("distillation_loss", "student_loss"),
+    "ex3_layers": ("student_layer_indices", "halve_layers"),
+    "ex4_masking": ("DynamicMasker.__init__", "DynamicMasker.__call__"),
+    "ex5_params": ("count_parameters", "parameter_breakdown", "bert_parameter_count"),
+}
+
+
+def _function(package: str, module: str, name: str):
+    target = import_module(f"{package}.{module}")
+    for part in name.split("."):
+        target = getattr(target, part)
+    return target
+
+
+def test_only_an_untouched_stub_is_called_early_by_the_checks():
+    """``raise_if_not_started`` (a check skips building a model for a stub) fires for the stubs only."""
+    for module, names in EXERCISE_FUNCTIONS.items():
+        for name in names:
+            stub = _function("exercises", module, name)
+            assert is_untouched_stub(stub), f"exercises.{module}.{name} is not recognised as a stub"
+            with pytest.raises(NotImplementedError, match=r"^ex\d: implement ") as raised:
+                raise_if_not_started(stub)
+            last_frame = traceback.extract_tb(raised.value.__traceback__)[-1]
+            stub_file = REPO_ROOT / "exercises" / f"{module}.py"
+            assert Path(last_frame.filename).resolve() == stub_file, last_frame
+            solution = _function("solutions", module, name)
+            assert not is_untouched_stub(solution), f"solutions.{module}.{name} taken for a stub"
+            assert raise_if_not_started(solution) is None
+    for started in (_started_with_a_print, _started_with_a_branch, _learner_placeholder):
+        assert not is_untouched_stub(started), started.__name__
+        raise_if_not_started(started)
+
+
+def _started_with_a_print(teacher, layers=None):
+    print(teacher)
+    raise NotImplementedError("ex3: implement halve_layers")
+
+
+def _started_with_a_branch(teacher, layers=None):
+    if layers:
+        return layers
+    raise NotImplementedError("ex3: implement halve_layers")
+
+
+def _learner_placeholder(teacher, layers=None):
+    raise NotImplementedError("later")
 
 
 def test_marker_selects_one_exercise(bundle):
