@@ -131,12 +131,10 @@ def _warm_imports() -> None:
     import torch
 
     torch.set_num_threads(1)
-    confine.worker_file_rules()  # worked out once; every worker forked later inherits it
-    confine.seccomp_available()  # libseccomp loaded here: a worker may not read this project's files
-    from autograder.sandbox import _project_modules, use_namespaces
+    from autograder.sandbox import use_namespaces, zygote
 
+    zygote.start()  # a fresh interpreter: it imports torch while this process collects the graders
     use_namespaces()  # probed once: every worker of the batch is confined alike
-    _project_modules()  # from now on the project's modules are noted as they are imported
 
 
 def _importable(name: str) -> bool:
@@ -212,6 +210,9 @@ def prepare(graders_dir: Path = GRADERS_DIR) -> list[CheckResult]:
     # Everything imported so far is shared by the forked children: keep the garbage collector from
     # walking it (millions of objects, about 0.15 s a full collection) in every child.
     gc.freeze()
+    from autograder.sandbox import zygote
+
+    zygote.current()  # ready before any grading child shares it
     return [replace(check) for check in _PLANS[key]]
 
 
@@ -251,6 +252,7 @@ def _grading_child(
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         limits_module.become_subreaper()
+        limit_own_memory()
         torch.set_num_threads(1)
         # This process and its workers live for seconds and build many small objects (models): collect
         # cycles less often (the default, every 700 allocations, costs about a tenth of the time).
@@ -267,6 +269,7 @@ def _grading_child(
         from autograder.sandbox import SandboxConnection
 
         connection = SandboxConnection(workdir, limits)
+        connection.start()
         whole = select_checks is None or select_checks[:1] == ["-m"]
         if whole:
             select_checks = [str(graders_dir), *(select_checks or [])]
@@ -290,6 +293,22 @@ def _grading_child(
             limits_module.kill_children()
             shutil.rmtree(workdir, ignore_errors=True)
         os._exit(0)
+
+
+def limit_own_memory() -> None:
+    """Give this grading process a memory limit of its own, a soft ``RLIMIT_AS`` of
+    :func:`autograder.wire.frame.grading_memory_limit_bytes`: a reply it cannot hold fails this
+    submission's check with a ``MemoryError`` instead of taking the machine (and every other
+    submission) down. Soft only: the limit does not bind the processes it starts."""
+    import resource
+
+    from autograder.wire.frame import grading_memory_limit_bytes
+
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    wanted = grading_memory_limit_bytes(limits_module.vm_size_bytes())
+    if hard != resource.RLIM_INFINITY:
+        wanted = min(wanted, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (wanted, hard))
 
 
 def _make_readable(root: Path) -> None:
@@ -487,12 +506,17 @@ def _late_pass(
         for fd in (0, 1, 2):
             os.dup2(devnull, fd)
         try:
+            from autograder.sandbox import zygote
+
+            zygote.start(tuple(modules))  # the late pass's workers have these modules too
             for name in modules:
                 importlib.import_module(name)
             support = sys.modules.get("autograder.graders.support")
             if support is not None and hasattr(support, "warm_all"):
                 support.warm_all()  # now the inputs that need these modules
             gc.freeze()
+            zygote.current()
+            limit_own_memory()
         except BaseException as exc:  # noqa: BLE001
             problem = f"{', '.join(modules)} could not be loaded ({type(exc).__name__}: {exc})"
             for student, source in items:

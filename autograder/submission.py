@@ -132,7 +132,7 @@ class Callable_:
         try:
             frame.forget_deadline()
             reply = self._connection.request(tree, exercise=self._exercise.id)
-            deadline = getattr(self._connection, "reply_deadline", None) or frame.last_deadline()
+            deadline = frame.last_deadline()  # the call's: decoding the reply counts within it
             result = _decode_reply(reply, sent is not None, allow=allow, deadline=deadline)
             if sent is not None and shared is not None:
                 result.observed = protocol.observe_arguments(sent, shared)
@@ -141,6 +141,8 @@ class Callable_:
             failure: protocol.SubmissionError = exc
         except protocol.ProtocolError as exc:
             failure = protocol.UnsafeResult(f"the worker sent back something that is not plain data ({exc})")
+        except MemoryError:
+            failure = protocol.UnsafeResult("its reply is too big for the grading process's memory limit")
         failure.__traceback__ = None
         failure.__context__ = None
         failure.__cause__ = None
@@ -233,7 +235,7 @@ class Submission:
 
     def __init__(self, connection: Connection):
         self._connection = connection
-        # Made now, before the connection starts any worker, so that every worker inherits it.
+        # Made now, before the connection starts any worker: each worker is handed its descriptor.
         arena.current()
 
     def __getattr__(self, exercise_id: str) -> ExerciseProxy:

@@ -320,6 +320,27 @@ def test_a_submission_over_its_wall_clock_limit_keeps_its_row(tmp_path, toy):
     assert read_csv(tmp_path / "out" / "grades.csv")[1][0] == "slow"
 
 
+def test_a_reply_beyond_the_grading_process_memory_limit_fails_that_check_only(
+    tmp_path, toy, class_dir, monkeypatch
+):
+    """The grading child has a memory limit of its own (lowered here, so that a reply within the wire's
+    bounds passes it): the reply that would take it past fails its check, nothing else."""
+    from autograder.wire import frame
+
+    monkeypatch.setattr(frame, "grading_memory_limit_bytes", lambda vm_size: vm_size + 300 * 1024 * 1024)
+    huge = "import torch\n\ndef student_layer_indices(n):\n    return torch.zeros(120_000_000)\n"
+    folder = copy_submission(SOLUTIONS_DIR, tmp_path / "huge", {"ex3_layers.py": huge})
+    results = engine.grade_submissions(
+        [folder, class_dir / "alice"], tmp_path / "out", jobs=2, graders_dir=toy, timeout=30
+    )
+    hog, neighbour = results
+    assert hog.error is None and neighbour.error is None
+    (check,) = [c for c in hog.checks if c.exercise == "ex3"]
+    assert check.points == 0 and "memory limit" in check.message, check.message
+    assert [hog.exercise_scores()[ex] for ex in ("ex1", "ex2", "ex4", "ex5")] == [20, 20, 20, 20]
+    assert neighbour.total == 100
+
+
 def test_demo_class_command_grades_solution_stubs_and_mistakes(tmp_path, capsys):
     out = tmp_path / "demo-out"
     status = main(["grade", "--out", str(out), "--jobs", "2"])

@@ -1,5 +1,6 @@
-"""Isolation of the learners' code: worker processes (:mod:`.process`), their limits (:mod:`.limits`)
-and the kernel's confinement of them (:mod:`.confine`: namespaces, Landlock, seccomp, cgroups).
+"""Isolation of the learners' code: worker processes (:mod:`.process`), their limits (:mod:`.limits`),
+the kernel's confinement of them (:mod:`.confine`: namespaces, Landlock, seccomp, cgroups) and the clean
+process they are forked from (:mod:`.zygote`).
 
 ``autograder.sandbox`` keeps the names the rest of the project imported from the single module it was.
 """
@@ -12,7 +13,6 @@ from autograder.sandbox.process import (
     SandboxConnection,
     WorkerProcess,
     _forget_the_project,
-    _project_modules,
     fork,
     use_namespaces,
 )
@@ -23,7 +23,6 @@ __all__ = [
     "SandboxConnection",
     "WorkerProcess",
     "_forget_the_project",
-    "_project_modules",
     "fork",
     "use_namespaces",
 ]

@@ -41,6 +41,8 @@ from autograder.sandbox.confine import (  # noqa: F401  (the names this module h
 NOBODY = 65534
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
+# Children of this process that :func:`kill_children` leaves alone (the zygotes it started).
+PROTECTED: set[int] = set()
 
 
 @dataclass(frozen=True)
@@ -177,9 +179,10 @@ def reap(pid: int, *, wait: float | None = None) -> int | None:
 
 
 def kill_children(*, keep: frozenset[int] | set[int] = frozenset()) -> None:
-    """SIGKILL and reap every child of this process except ``keep`` (strays adopted as a subreaper)."""
+    """SIGKILL and reap every child of this process except ``keep`` and :data:`PROTECTED` (strays
+    adopted as a subreaper)."""
     for _ in range(3):
-        strays = [pid for pid in children_of(os.getpid()) if pid not in keep]
+        strays = [pid for pid in children_of(os.getpid()) if pid not in keep and pid not in PROTECTED]
         if not strays:
             return
         for pid in strays:

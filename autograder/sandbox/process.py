@@ -1,18 +1,19 @@
 """Worker processes for one staged submission: start them confined, talk to them, restart them.
 
 A :class:`SandboxConnection` is the graders' connection (see :mod:`autograder.submission`) under the
-grading engine. Each exercise gets its own worker, forked from the (warm) grading process, so a file
-that patches ``torch`` at import or crashes cannot touch another exercise's checks. A worker is killed
-and replaced after a timeout, a crash or a broken message; the call that saw it fails with a
-:class:`~autograder.protocol.SubmissionError` and the next call gets a fresh worker.
+grading engine. Each exercise gets its own worker, so a file that patches ``torch`` at import or
+crashes cannot touch another exercise's checks. A worker is killed and replaced after a timeout, a
+crash or a broken message; the call that saw it fails with a :class:`~autograder.protocol.SubmissionError`
+and the next call gets a fresh worker.
 
-Where the kernel allows it (:func:`autograder.sandbox.confine.namespaces_available`) a worker is three
-processes: its *keeper*, forked from the grading process, drops to ``nobody`` (as root) and makes new
-user, PID, network and mount namespaces; the keeper's child is the init of that PID namespace (it mounts
-the namespace's own ``/proc`` and reaps orphans), and the init's child is the worker proper, which
-confines itself and runs the submission. Killing the keeper kills the init (parent-death signal), and
-when a PID namespace's init ends the kernel kills every process in it: no daemon of the submission
-outlives its worker. The keeper ends the way the worker did (same exit code or signal).
+No worker is forked from the grading process: a submission's *keeper* is forked by the zygote
+(:mod:`autograder.sandbox.zygote`, a clean interpreter holding torch, the given model and this code
+only). The keeper drops to ``nobody`` (as root) and, where the kernel allows it
+(:func:`autograder.sandbox.confine.namespaces_available`), makes new user, PID, network and mount
+namespaces; its child is the init of that PID namespace (it mounts the namespace's own ``/proc`` and
+reaps orphans), and the init forks the workers proper, which confine themselves and run the submission.
+Killing the keeper kills the init (parent-death signal), and when a PID namespace's init ends the kernel
+kills every process in it: no daemon of the submission outlives it.
 """
 
 from __future__ import annotations
@@ -50,31 +51,26 @@ def fork() -> int:
 
 
 class NamespaceHost:
-    """One submission's namespaces and the process that forks its workers inside them.
+    """One submission's keeper, and through it the processes that fork its workers.
 
-    The *keeper*, forked from the grading process, drops to ``nobody`` (as root), joins the
-    submission's cgroups, makes new user, PID, network and mount namespaces and forks their *init*,
-    which mounts the namespace's own ``/proc`` and then forks a worker whenever asked, handing the
-    worker's pipes back over a Unix socket. Every worker of the submission is a process of these
-    namespaces: the kernel counts their processes and threads together (``RLIMIT_NPROC`` is counted per
-    user namespace), and when the keeper is killed the init dies with it (parent-death signal) and
-    takes every process of the namespace with it.
+    The *keeper* is forked by the zygote (:mod:`autograder.sandbox.zygote`), never by the grading
+    process: it drops to ``nobody`` (as root), joins the submission's cgroups, makes new user, PID,
+    network and mount namespaces (where the kernel allows them) and forks their *init*, which mounts the
+    namespace's own ``/proc`` and then forks a worker whenever asked, handing the worker's pipes back
+    over the control socket. Every worker of the submission is a process of these namespaces: the kernel
+    counts their processes and threads together (``RLIMIT_NPROC`` is counted per user namespace), and
+    when the keeper is killed, or the grading process closes the control socket (it ended), the init
+    ends and takes every process of the namespace with it.
     """
 
-    def __init__(self, root: Path, limits: Limits):
-        self.control, theirs = socket.socketpair()
-        parent = os.getpid()
-        project = _project_modules()
-        confine.seccomp_available()  # libseccomp found and loaded here, where the project is readable
-        pid = fork()
-        if pid == 0:
-            try:
-                self.control.close()
-                _become_keeper(Path(root), limits, theirs, parent, project)
-            finally:
-                os._exit(WORKER_FAILED_TO_START)
-        theirs.close()
-        self.pid = pid
+    def __init__(self, root: Path, limits: Limits, *, namespaces: bool = True):
+        from autograder.sandbox import zygote
+        from autograder.wire import arena
+
+        shared = arena.current()
+        self.control, self.pid = zygote.current().keeper(
+            Path(root), limits, namespaces=namespaces, arena_fd=shared.fd
+        )
         self.control.settimeout(limits.call_timeout + 30.0)
 
     def spawn(self) -> tuple[int, int, int]:
@@ -103,33 +99,63 @@ class NamespaceHost:
         return int.from_bytes(reply, "big", signed=True)
 
     def close(self) -> None:
-        """End the namespace: every process in it ends with its init."""
+        """End the keeper: every process of the submission ends with it."""
+        from autograder.sandbox import zygote
+
         with contextlib.suppress(OSError):
             self.control.close()
-        limits_module.kill_process_group(self.pid)
-        limits_module.reap(self.pid)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(self.pid, signal.SIGKILL)
+        zygote.wait_exit(self.pid, 5.0)
         if confine.BUDGET.active:
             confine.BUDGET.remove_worker(self.pid)
 
 
+def become_keeper(request: dict[str, Any], fds: list[int], project: list[str]) -> None:
+    """In a process the zygote just forked: be the keeper ``request`` asks for (see
+    :mod:`autograder.sandbox.zygote`). Never returns."""
+    control = socket.socket(fileno=fds[0])
+    arena_fd = fds[1] if len(fds) > 1 else None
+    confine.BUDGET.folders = {name: Path(folder) for name, folder in request["cgroups"].items()}
+    limits = Limits(**request["limits"])
+    control.sendall(os.getpid().to_bytes(8, "big"))
+    _become_keeper(
+        Path(request["root"]),
+        limits,
+        control,
+        os.getppid(),
+        project,
+        namespaces=bool(request["namespaces"]),
+        arena_fd=arena_fd,
+    )
+
+
 def _become_keeper(
-    root: Path, limits: Limits, control: socket.socket, parent: int, project: list[str]
+    root: Path,
+    limits: Limits,
+    control: socket.socket,
+    parent: int,
+    project: list[str],
+    *,
+    namespaces: bool,
+    arena_fd: int | None,
 ) -> None:
     python_paths = _open_python_paths()
-    _detach(root, [control.fileno(), *python_paths.values()])
+    keep = [control.fileno(), *python_paths.values(), *([arena_fd] if arena_fd is not None else [])]
+    _detach(root, keep)
     if confine.BUDGET.active and limits_module.drops_privileges():
         confine.BUDGET.join(limits.memory_mb * 1024 * 1024, limits.max_processes)
     limits_module.drop_privileges()
-    if not confine.enter_namespaces():
+    if namespaces and not confine.enter_namespaces():
         os._exit(WORKER_FAILED_TO_START)
     limits_module.die_with_parent(parent)  # after every change of credentials, which clears it
     alive_read, alive_write = os.pipe()
     init = fork()
     if init == 0:
         os.close(alive_write)
-        pipes = _become_init(control, alive_read)  # returns in a worker only
+        pipes = _become_init(control, alive_read, namespaces=namespaces)  # returns in a worker only
         _reach_python_by_fd(python_paths)
-        _run_worker(root, limits, *pipes, project, own_namespaces=True)
+        _run_worker(root, limits, *pipes, project, own_namespaces=namespaces, arena_fd=arena_fd)
         os._exit(0)
     control.close()
     os.close(alive_read)
@@ -138,14 +164,15 @@ def _become_keeper(
     os._exit(0)
 
 
-def _become_init(control: socket.socket, alive_read: int) -> tuple[int, int]:
-    """The PID namespace's init: its own ``/proc``, then fork workers on request and reap every process
-    left to it. Returns ``(request_read, reply_write)`` in each worker it forks; never in itself."""
+def _become_init(control: socket.socket, alive_read: int, *, namespaces: bool) -> tuple[int, int]:
+    """The PID namespace's init (with ``namespaces``: its own ``/proc``), then fork workers on request
+    and reap every process left to it. Returns ``(request_read, reply_write)`` in each worker it forks;
+    never in itself. Ends when the grading process closes ``control``."""
     confine._prctl(limits_module.PR_SET_PDEATHSIG, signal.SIGKILL)
     if select.select([alive_read], [], [], 0)[0]:  # the keeper died before the line above
         os._exit(WORKER_FAILED_TO_START)
     os.close(alive_read)
-    if not confine.mount_own_proc():
+    if namespaces and not confine.mount_own_proc():
         os._exit(WORKER_FAILED_TO_START)
     ended: dict[int, int] = {}
 
@@ -201,38 +228,15 @@ def _become_init(control: socket.socket, alive_read: int) -> tuple[int, int]:
 
 
 class WorkerProcess:
-    """One confined worker serving the staged package found in ``root``: forked inside ``host``'s
-    namespaces, or (where the kernel makes none) straight from this process."""
+    """One confined worker serving the staged package found in ``root``, forked inside ``host``'s
+    namespaces."""
 
-    def __init__(self, root: Path, limits: Limits, host: NamespaceHost | None = None):
+    def __init__(self, root: Path, limits: Limits, host: NamespaceHost):
         self.root = Path(root)
         self.limits = limits
         self.imported = False
         self.host = host
-        confine.seccomp_available()  # libseccomp found and loaded here, where the project is readable
-        if host is not None:
-            self.pid, self._to_worker, self._from_worker = host.spawn()
-            return
-        request_read, self._to_worker = os.pipe()
-        self._from_worker, reply_write = os.pipe()
-        parent = os.getpid()
-        # Listed here, where the module table's pages are this process's own: walking the whole table
-        # in the child would copy them all (8 ms a worker).
-        project = _project_modules()
-        pid = fork()
-        if pid == 0:
-            try:
-                python_paths = _open_python_paths()
-                _detach(self.root, [request_read, reply_write, *python_paths.values()])
-                limits_module.drop_privileges()
-                limits_module.die_with_parent(parent)
-                _reach_python_by_fd(python_paths)
-                _run_worker(self.root, limits, request_read, reply_write, project, own_namespaces=False)
-            finally:
-                os._exit(WORKER_FAILED_TO_START)
-        self.pid = pid
-        os.close(request_read)
-        os.close(reply_write)
+        self.pid, self._to_worker, self._from_worker = host.spawn()
 
     def exchange(self, tree: dict[str, Any], timeout: float) -> Any:
         """Send a request and return the decoded reply tree.
@@ -249,23 +253,14 @@ class WorkerProcess:
             raise EOFError from None
         return protocol.loads(protocol.recv_message(self._from_worker, deadline))
 
-    def stop(self, *, kill: bool = True, wait: float = 0.0) -> str:
+    def stop(self, *, wait: float = 0.0) -> str:
         """End the worker and reap it; returns how it ended (``"killed by signal SIGSEGV"``)."""
         for fd in (self._to_worker, self._from_worker):
             try:
                 os.close(fd)
             except OSError:
                 pass
-        if self.host is not None:
-            return limits_module.describe_exit(self.host.end(self.pid, wait))
-        status = limits_module.reap(self.pid, wait=wait) if wait else None
-        if status is None:
-            if kill:
-                limits_module.kill_process_group(self.pid)
-            status = limits_module.reap(self.pid)
-        else:
-            limits_module.kill_process_group(self.pid)
-        return limits_module.describe_exit(status)
+        return limits_module.describe_exit(self.host.end(self.pid, wait))
 
 
 def _detach(root: Path, keep: list[int]) -> None:
@@ -289,7 +284,7 @@ def _detach(root: Path, keep: list[int]) -> None:
     sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
     os.chdir(root)
     sys.dont_write_bytecode = True
-    _forget_the_command_line()
+    title_this_process(WORKER_TITLE)
 
 
 def _run_worker(
@@ -300,9 +295,15 @@ def _run_worker(
     project: list[str],
     *,
     own_namespaces: bool,
+    arena_fd: int | None = None,
 ) -> None:
-    """Confine this process and serve the submission's calls. Never returns."""
+    """Confine this process and serve the submission's calls (``arena_fd``: the graders' shared memory
+    for arguments, mapped here before the memory limit counts what this process has). Never returns."""
+    from autograder.wire import arena
+
     try:
+        if arena_fd is not None:
+            arena.attach(arena_fd)
         limits_module.confine_worker(limits, root, own_namespaces=own_namespaces)
     except Exception as exc:  # noqa: BLE001  (the submission is not run unconfined: its first request says why)
         with contextlib.suppress(Exception):
@@ -315,16 +316,12 @@ def _run_worker(
     given = sys.modules.get("solutions.model")
     _forget_the_project(project)
     if given is not None:
-        # The given model is the graders' own pristine module (this process is a copy of theirs), so the
-        # submission's models and theirs are of one class, and the shared inputs can be handed over.
+        # The zygote's pristine copy of the given model: the submission's models are of its classes.
         sys.modules[f"{PACKAGE}.model"] = given
     sys.path.insert(0, str(root))
-    import torch
-
-    torch.set_num_threads(1)
     from autograder.worker import serve
 
-    serve(request_read, reply_write, PACKAGE, forked=given is not None)
+    serve(request_read, reply_write, PACKAGE)
     os._exit(0)
 
 
@@ -334,9 +331,14 @@ def _open_python_paths() -> dict[str, int]:
     can still import the rest of the standard library (``secrets``, which numpy imports lazily)."""
     if not limits_module.drops_privileges():
         return {}
+    _, hidden = confine.worker_file_rules()
     found = {}
     for entry in sys.path:
-        if entry and os.path.isdir(entry) and not _reachable_by_others(entry) and entry not in found:
+        if not entry or not os.path.isdir(entry) or entry in found:
+            continue
+        if any(confine._inside(os.path.realpath(entry), folder) for folder in hidden):
+            continue  # this project: never readable by a worker
+        if not _reachable_by_others(entry):
             with contextlib.suppress(OSError):
                 found[entry] = os.open(entry, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     return found
@@ -359,12 +361,12 @@ def _reach_python_by_fd(python_paths: dict[str, int]) -> None:
         sys.path_importer_cache.clear()
 
 
-def _forget_the_command_line() -> None:
-    """Blank the engine's command line (every student's path) in this process: ``sys.argv`` and the
-    memory ``/proc/PID/cmdline`` reads, which a process of the same namespace may read."""
-    sys.argv[:] = [WORKER_TITLE]
+def title_this_process(title: str) -> None:
+    """Make ``title`` this process's whole command line: ``sys.argv`` and the memory
+    ``/proc/PID/cmdline`` reads (the zygote's names nothing of a batch, but a worker needs no more)."""
+    sys.argv[:] = [title]
     with contextlib.suppress(AttributeError, TypeError):
-        sys.orig_argv[:] = [WORKER_TITLE]
+        sys.orig_argv[:] = [title]
     try:
         with open("/proc/self/stat", "rb") as stat:
             fields = stat.read().rsplit(b")", 1)[1].split()
@@ -372,12 +374,13 @@ def _forget_the_command_line() -> None:
     except (OSError, IndexError, ValueError):
         return
     if 0 < start < end:
-        title = WORKER_TITLE.encode()[: end - start - 1]
+        encoded = title.encode()[: end - start - 1]
         ctypes.memset(start, 0, end - start)
-        ctypes.memmove(start, title, len(title))
+        ctypes.memmove(start, encoded, len(encoded))
 
 
 WORKER_TITLE = "autograder-worker"
+ZYGOTE_TITLE = "autograder-zygote"
 _NAMESPACES: bool | None = None
 
 
@@ -423,35 +426,15 @@ class _RefuseProjectImports(importlib.abc.MetaPathFinder):
             raise ImportError(f"{name} is not available to a submission")
 
 
-class _NoteProjectImports(importlib.abc.MetaPathFinder):
-    """Notes each module of the project imported in the graders' process (and finds nothing)."""
-
-    def __init__(self, names: set[str]):
-        self.names = names
-
-    def find_spec(self, name, path=None, target=None):
-        if _hidden_module(name):
-            self.names.add(name)
-
-
-_PROJECT_MODULES: set[str] | None = None
-
-
-def _project_modules() -> list[str]:
-    """The modules of the project that a worker must not keep, submodules first: every one loaded when
-    this was first called and every one imported since. Walking the whole module table before each
-    fork instead would make the fork copy its pages (about 6 ms a worker)."""
-    global _PROJECT_MODULES
-    if _PROJECT_MODULES is None:
-        _PROJECT_MODULES = {name for name in sys.modules if _hidden_module(name)}
-        sys.meta_path.insert(0, _NoteProjectImports(_PROJECT_MODULES))
-    return sorted(_PROJECT_MODULES, reverse=True)
+def project_modules_here() -> list[str]:
+    """The modules of the project loaded in this process that a worker must not keep, submodules first
+    (in the zygote, which loads no more afterwards)."""
+    return sorted((name for name in sys.modules if _hidden_module(name)), reverse=True)
 
 
 def _forget_the_project(project: list[str]) -> None:
-    """Drop every module of the project the worker does not need (the graders run in the grading
-    process, which this one was forked from: ``project`` is :func:`_project_modules` there, just
-    before the fork), and refuse to import them again."""
+    """Drop every module of the project the worker does not need (``project``: those the zygote loaded,
+    :func:`project_modules_here`), and refuse to import them again."""
     for name in project:
         if name in sys.modules:
             del sys.modules[name]
@@ -532,11 +515,25 @@ class SandboxConnection:
         except protocol.ProtocolError:
             self._retire(exercise)
             raise
+        except MemoryError:
+            self._retire(exercise)
+            raise protocol.UnsafeResult(
+                "its reply is too big for the grading process's memory limit", exercise=exercise
+            ) from None
         except OSError as exc:
             how = self._retire(exercise, died=True)
             raise protocol.WorkerDied(
                 f"the process running your code stopped answering ({how}; {exc.strerror})", exercise=exercise
             ) from None
+
+    def start(self) -> NamespaceHost:
+        """The submission's keeper, asked for now if it was not yet (so that its namespaces are made
+        while the graders are being collected)."""
+        if _NAMESPACES is None:
+            use_namespaces()
+        if self.host is None:
+            self.host = NamespaceHost(self.root, self.limits, namespaces=bool(_NAMESPACES))
+        return self.host
 
     def close(self) -> None:
         for exercise in list(self.workers):
@@ -550,21 +547,14 @@ class SandboxConnection:
         for other in [ex for ex in self.workers if ex != exercise]:
             self._retire(other)
         if exercise not in self.workers:
-            if _NAMESPACES is None:
-                use_namespaces()
-            if _NAMESPACES and self.host is None:
-                self.host = NamespaceHost(self.root, self.limits)
-            self.workers[exercise] = WorkerProcess(self.root, self.limits, self.host)
+            self.workers[exercise] = WorkerProcess(self.root, self.limits, self.start())
         return self.workers[exercise]
 
     def _retire(self, exercise: str, *, died: bool = False) -> str:
         worker = self.workers.pop(exercise, None)
         if worker is None:
             return "not running"
-        how = worker.stop(wait=1.0 if died else 0.0)
-        keep = {w.pid for w in self.workers.values() if w.host is None}
-        limits_module.kill_children(keep=keep | ({self.host.pid} if self.host is not None else set()))
-        return how
+        return worker.stop(wait=1.0 if died else 0.0)
 
     def _import(self, worker: WorkerProcess, exercise: str) -> None:
         module = EXERCISE_BY_ID[exercise].module

@@ -1,7 +1,8 @@
 """Shared memory for the tensors a call hands to a submission, so the graders see what it did to them.
 
-The graders' process makes one arena (a ``memfd`` mapped shared) before its first worker exists; a worker
-forked from it inherits the mapping. For a call that asks for its arguments back, each argument tensor
+The graders' process makes one arena (a ``memfd`` mapped shared) before its first worker exists; each
+worker (forked from the clean zygote, not from the graders) is handed the ``memfd`` with its pipes and
+maps it (:func:`attach`). For a call that asks for its arguments back, each argument tensor
 is copied into the arena and the worker gives the submission a tensor whose memory *is* that region.
 After the call the graders read the region themselves: an input the submission changed in place is seen
 there, whatever the worker reports.

@@ -1,0 +1,337 @@
+"""The zygote: a clean Python process that every worker is forked from.
+
+A worker forked from the grading process would carry everything that process holds: the graders'
+modules, frames and expected values, the engine's list of students, its environment (pytest's
+``PYTEST_CURRENT_TEST`` names the check being run). So the workers come from a process that never held
+any of it: the zygote is started with ``subprocess`` (a fresh interpreter: nothing of its starter's
+memory), with a command line that names nothing but this module and an environment of a few fixed
+variables, and imports only torch, the given model (``solutions.model``), the model classes that may
+cross (``autograder.graders.zoo``), the worker's own code and the modules it is asked to preload
+(``transformers`` for the late pass). Then it waits.
+
+A grading process asks it for a submission's *keeper* (see :mod:`autograder.sandbox.process`): it sends
+the staged folder, the limits and whether to make namespaces, with two descriptors, its end of a new
+control socket and the arguments' shared memory (:mod:`autograder.wire.arena`). The zygote forks the
+keeper and forgets the request; everything after that goes over the control socket, between the
+keeper and that grading process alone. The graders' shared inputs reach a worker inside each message,
+never by inheritance.
+
+The engine starts one zygote before it forks any grading child (they all share it: each request is one
+datagram on a ``SOCK_SEQPACKET`` socket); a process that grades without the engine starts its own on
+its first request. A zygote ends with the process that started it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import gc
+import importlib
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from autograder.sandbox import confine
+from autograder.sandbox import limits as limits_module
+from autograder.sandbox.limits import Limits
+
+ZYGOTE_MODULES = (
+    "torch",
+    "solutions.model",
+    "autograder.graders.zoo",
+    "autograder.worker",
+    "autograder.sandbox.process",
+)
+READY = b"ready"
+READY_SECONDS = 600.0
+KEEPER_SECONDS = 120.0
+# The only variables a zygote (and so a worker) has: nothing of the engine's environment but where
+# Python finds this project, and the hash seed (so that a regrade is the same).
+KEPT_VARIABLES = ("PYTHONHASHSEED",)
+
+
+class ZygoteFailed(OSError):
+    """The zygote could not start, or does not answer."""
+
+
+def _python_path() -> str:
+    """Where the zygote's Python finds this project: the folders holding its packages, then the
+    starter's ``PYTHONPATH``."""
+    folders = []
+    for name in ("autograder", "solutions"):
+        module = sys.modules.get(name) or importlib.import_module(name)
+        for location in getattr(module, "__path__", []):
+            folder = str(Path(location).resolve().parent)
+            if folder not in folders:
+                folders.append(folder)
+    folders += [entry for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep) if entry]
+    return os.pathsep.join(dict.fromkeys(folders))
+
+
+def clean_environment() -> dict[str, str]:
+    environment = {
+        "PATH": os.defpath,
+        "LANG": "C.UTF-8",
+        "PYTHONPATH": _python_path(),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
+    environment.update({name: os.environ[name] for name in KEPT_VARIABLES if name in os.environ})
+    return environment
+
+
+class Zygote:
+    """The handle on a zygote, in the process that started it and in every process forked from that."""
+
+    def __init__(self, preload: tuple[str, ...] = ()):
+        self.preload = tuple(preload)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        entry = f"from autograder.sandbox.zygote import main; main({theirs.fileno()}, {os.getpid()})"
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", entry],
+            # This very interpreter: its path may run through a folder this user cannot reach
+            # (/root/.pyenv when grading as a normal user: it runs only because it was already started).
+            executable="/proc/self/exe",
+            pass_fds=[theirs.fileno()],
+            env=clean_environment(),
+            cwd="/",
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # a Ctrl-C meant for the engine reaches the engine only
+        )
+        theirs.close()
+        self.pid = self.process.pid
+        self.owner = os.getpid()
+        self.socket = ours
+        self.ready = False
+        limits_module.PROTECTED.add(self.pid)
+        ours.sendall(json.dumps({"preload": list(self.preload)}).encode())
+
+    def wait_ready(self, timeout: float = READY_SECONDS) -> None:
+        """Wait until the zygote has imported everything (call it before forking processes that share it).
+
+        Raises:
+            ZygoteFailed: it ended or said why it could not start.
+        """
+        if self.ready:
+            return
+        readable, _, _ = select.select([self.socket], [], [], timeout)
+        answer = self.socket.recv(4096) if readable else b""
+        if answer != READY:
+            self.stop()
+            detail = answer.decode(errors="replace") or "it did not answer"
+            raise ZygoteFailed(f"the sandbox's zygote process could not start ({detail})")
+        self.ready = True
+
+    def alive(self) -> bool:
+        if os.getpid() == self.owner:
+            return self.process.poll() is None
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass
+        return True
+
+    def keeper(
+        self, root: Path, limits: Limits, *, namespaces: bool, arena_fd: int | None
+    ) -> tuple[socket.socket, int]:
+        """Have a keeper forked for the submission staged in ``root``: ``(control socket, its pid)``.
+
+        Raises:
+            ZygoteFailed: the zygote is gone, or the keeper did not start.
+        """
+        control, theirs = socket.socketpair()
+        request = {
+            "root": str(root),
+            "limits": dataclasses.asdict(limits),
+            "namespaces": bool(namespaces),
+            "cgroups": {name: str(folder) for name, folder in confine.BUDGET.folders.items()},
+        }
+        try:
+            fds = [theirs.fileno(), *([arena_fd] if arena_fd is not None else [])]
+            socket.send_fds(self.socket, [json.dumps(request).encode()], fds)
+        except OSError as exc:
+            control.close()
+            raise ZygoteFailed(f"the sandbox's zygote process is gone ({exc.strerror})") from None
+        finally:
+            theirs.close()
+        control.settimeout(KEEPER_SECONDS)
+        answer = b""
+        try:
+            while len(answer) < 8:
+                chunk = control.recv(8 - len(answer))
+                if not chunk:
+                    break
+                answer += chunk
+        except OSError:
+            pass
+        if len(answer) != 8:
+            control.close()
+            raise ZygoteFailed("the sandbox's zygote process did not start a keeper")
+        return control, int.from_bytes(answer, "big")
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            self.socket.close()
+        if os.getpid() == self.owner:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+            self.process.wait()
+        limits_module.PROTECTED.discard(self.pid)
+
+
+_CURRENT: list[Zygote] = []
+
+
+def start(preload: tuple[str, ...] = ()) -> Zygote:
+    """This process's zygote, started now (without waiting for it) unless one that preloads the same
+    modules is running; the processes forked from here on use it."""
+    if _CURRENT and _CURRENT[0].preload == tuple(preload) and _CURRENT[0].alive():
+        return _CURRENT[0]
+    return _replace(tuple(preload))
+
+
+def current() -> Zygote:
+    """The zygote of this process (inherited, or started now), ready."""
+    zygote = _CURRENT[0] if _CURRENT else None
+    # One inherited before it said it was ready may answer any process sharing its socket: not used.
+    if zygote is None or not zygote.alive() or (not zygote.ready and zygote.owner != os.getpid()):
+        zygote = _replace(zygote.preload if zygote is not None else ())
+    zygote.wait_ready()
+    return zygote
+
+
+def _replace(preload: tuple[str, ...]) -> Zygote:
+    if _CURRENT:
+        _CURRENT[0].stop()
+    _CURRENT[:] = [Zygote(preload)]
+    return _CURRENT[0]
+
+
+def pids() -> set[int]:
+    """The zygotes started by this process (alive or not)."""
+    return {z.pid for z in _CURRENT if z.owner == os.getpid()}
+
+
+# --------------------------------------------------------------------------------------------------
+# The zygote process itself.
+
+
+def main(fd: int, parent: int) -> None:
+    """The zygote: import, say ready on ``fd``, then fork a keeper for each request. Never returns."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    requests = socket.socket(fileno=fd)
+    confine._prctl(limits_module.PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(1)
+    try:
+        preload = json.loads(requests.recv(65536))["preload"]
+        for name in ZYGOTE_MODULES:
+            importlib.import_module(name)
+        for name in preload:
+            with contextlib.suppress(Exception):  # one the graders' process found elsewhere: theirs only
+                importlib.import_module(name)
+        import torch
+
+        from autograder.sandbox import process
+
+        torch.set_num_threads(1)
+        _warm_model_classes()
+        confine.worker_file_rules()
+        confine.seccomp_available()
+        project = process.project_modules_here()
+        process.title_this_process(process.ZYGOTE_TITLE)
+        gc.collect()
+        gc.freeze()  # the imports' objects: no collection in a worker walks them (or copies their pages)
+    except BaseException as exc:  # noqa: BLE001
+        with contextlib.suppress(OSError):
+            requests.send(f"{type(exc).__name__}: {exc}"[:4000].encode())
+        os._exit(1)
+    requests.send(READY)
+    _serve(requests, project)
+
+
+def _warm_model_classes() -> None:
+    """Build, encode and rebuild a tiny model of each class that may cross, on the CPU and on meta, so
+    that what that imports on first use (torch's meta-device machinery; transformers loads its models
+    lazily) is imported here once, not in every worker within a call's time limit."""
+    from autograder.wire import values
+
+    shape = {
+        "vocab_size": 16,
+        "hidden_size": 8,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 1,
+        "intermediate_size": 8,
+        "max_position_embeddings": 16,
+    }
+    keys = ["given.BertModel", "given.BertForMaskedLM"]
+    if "transformers" in sys.modules:
+        keys += ["hf.BertModel", "hf.BertForMaskedLM"]
+    for key in keys:
+        with contextlib.suppress(Exception):
+            model_class = values._resolve_class(key)
+            config_class = (
+                getattr(model_class, "config_class", None) or sys.modules[model_class.__module__].BertConfig
+            )
+            model = model_class(config_class(**shape))
+            values.decode(values.loads(values.dumps(values.encode(model))))
+            values._build_model(key, values._init_data(model, key), "meta")
+
+
+def _serve(requests: socket.socket, project: list[str]) -> None:
+    from autograder.sandbox import process
+
+    while True:
+        _reap_keepers()
+        if not select.select([requests], [], [], 1.0)[0]:
+            continue
+        try:
+            message, fds, _, _ = socket.recv_fds(requests, 65536, 2)
+        except InterruptedError:
+            continue
+        except OSError:
+            os._exit(0)
+        if not message:
+            os._exit(0)  # every process that could ask has ended
+        pid = process.fork()
+        if pid == 0:
+            try:
+                requests.close()
+                process.become_keeper(json.loads(message), fds, project)
+            finally:
+                os._exit(process.WORKER_FAILED_TO_START)
+        for received in fds:
+            os.close(received)
+        del message, fds
+
+
+def _reap_keepers() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def wait_exit(pid: int, timeout: float) -> None:
+    """Wait up to ``timeout`` seconds for process ``pid`` (not necessarily a child) to end."""
+    try:
+        handle = os.pidfd_open(pid)
+    except OSError:
+        return
+    try:
+        select.select([handle], [], [], timeout)
+    finally:
+        os.close(handle)
