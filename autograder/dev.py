@@ -52,7 +52,7 @@ BUNDLE_DIR = REPO_ROOT / "autograder" / "learner_bundle"
 PYPROJECTS = (REPO_ROOT / "pyproject.toml", BUNDLE_DIR / "pyproject.toml")
 READMES = (README, BUNDLE_DIR / "README.md")
 TABLE_BEGIN = (
-    "<!-- exercises table: made by `python -m autograder dev sync` from solutions/exercises.toml -->"
+    "<!-- exercises table: generated from the exercise manifest (exercises.toml); do not edit by hand -->"
 )
 TABLE_END = "<!-- end of exercises table -->"
 TABLE_HEAD = "| exercise | file | what it teaches | check just this one |\n|---|---|---|---|"
