@@ -527,6 +527,10 @@ def _late_pass(
             return
         _late_children(items, graders_dir, limits, node_ids, jobs, write_fd)
     finally:
+        with contextlib.suppress(BaseException):
+            from autograder.sandbox import zygote
+
+            zygote.stop_own()
         os._exit(0)
 
 

@@ -46,8 +46,9 @@ class Worker:
 
     ``forked``: this process is a worker forked from the graders' process after their shared inputs
     were built, so each of those may be handed to the submission as this process's own copy, once,
-    instead of being rebuilt from the message. (In the graders' own process it would be theirs.)
-    ``arena``: the graders' shared memory for arguments (by default the one inherited from them).
+    instead of being rebuilt from the message. (In the graders' own process it would be theirs.) The
+    engine's workers are not: they come from the zygote (:mod:`autograder.sandbox.zygote`).
+    ``arena``: the graders' shared memory for arguments (by default the one this process attached).
     """
 
     def __init__(self, package: str, *, forked: bool = False, arena: arena_module.Arena | None = None):

@@ -367,6 +367,7 @@ def title_this_process(title: str) -> None:
     sys.argv[:] = [title]
     with contextlib.suppress(AttributeError, TypeError):
         sys.orig_argv[:] = [title]
+    confine._libc().prctl(15, title.encode()[:15], 0, 0, 0)  # PR_SET_NAME: what ps and /proc/PID/comm show
     try:
         with open("/proc/self/stat", "rb") as stat:
             fields = stat.read().rsplit(b")", 1)[1].split()

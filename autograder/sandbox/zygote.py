@@ -23,6 +23,7 @@ its first request. A zygote ends with the process that started it.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import dataclasses
 import gc
@@ -112,6 +113,7 @@ class Zygote:
         self.socket = ours
         self.ready = False
         limits_module.PROTECTED.add(self.pid)
+        atexit.register(stop_own)
         ours.sendall(json.dumps({"preload": list(self.preload)}).encode())
 
     def wait_ready(self, timeout: float = READY_SECONDS) -> None:
@@ -215,6 +217,14 @@ def _replace(preload: tuple[str, ...]) -> Zygote:
         _CURRENT[0].stop()
     _CURRENT[:] = [Zygote(preload)]
     return _CURRENT[0]
+
+
+def stop_own() -> None:
+    """End the zygote this process started, if any, and reap it (before this process ends, so that it
+    is not left to an init that may not reap it)."""
+    if _CURRENT and _CURRENT[0].owner == os.getpid():
+        _CURRENT[0].stop()
+        _CURRENT.clear()
 
 
 def pids() -> set[int]:
