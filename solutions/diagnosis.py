@@ -37,6 +37,8 @@ __all__ = [
     "distillation_mistakes",
     "explain",
     "formula_mistakes",
+    "held_teacher_layers",
+    "layer_choice_mistakes",
     "layer_index_mistakes",
     "replacement_mistakes",
     "softmax_mistakes",
@@ -66,9 +68,18 @@ CLAUSES: dict[str, str] = {
     "ex3.indices": "student_layer_indices(n) is every other layer starting with layer 0: [0, 2, 4, ...].",
     "ex3.layers": "halve_layers returns a new model of the teacher's class holding copies of the chosen "
     "teacher layers in the order given.",
+    "ex3.config": "The student's config.num_hidden_layers is the number of layers it holds; the teacher's "
+    "config object is not modified.",
+    "ex3.copies": "Every other weight (embeddings, pooler, MLM head) is copied from the teacher.",
+    "ex3.teacher": "The teacher is left exactly as it was; the student shares no parameter with it.",
     "ex4.selection": "Each non-special position is selected independently with mlm_probability.",
     "ex4.replacement": "A selected token becomes mask_token_id with probability mask_replace_prob, a random "
     "id with random_replace_prob, and stays unchanged otherwise.",
+    "ex4.labels": "labels holds the original id at selected positions and -100 everywhere else.",
+    "ex4.unselected": "Only selected positions change; every other token keeps its id.",
+    "ex4.seed": "All randomness comes from generator when one is given, so the same seed gives the same "
+    "output.",
+    "ex4.input": "The input is not modified (edit a copy: input_ids.clone()).",
     "ex5.count": "count_parameters counts the elements of every parameter, each shared parameter once, "
     "buffers never.",
     "ex5.breakdown": "parameter_breakdown has one key per top-level child (named_children() order), a shared "
@@ -482,6 +493,76 @@ def layer_index_mistakes(num_teacher_layers: int) -> list[Candidate]:
         ),
     ]
     return [candidate for candidate in candidates if candidate.value is not None]
+
+
+def held_teacher_layers(
+    student_layers: Iterable[nn.Module | Mapping[str, Tensor]],
+    teacher_layers: Iterable[nn.Module | Mapping[str, Tensor]],
+) -> list[int | None]:
+    """For each student layer, the index of the teacher layer whose weights it holds exactly (None: none).
+
+    Args:
+        student_layers: the student's encoder layers (modules or their state dicts), in order.
+        teacher_layers: the teacher's encoder layers (modules, or state dicts saved before the call), in
+            order.
+
+    Returns:
+        One entry per student layer: a teacher layer's index, or None when its weights match no teacher
+        layer (fresh or changed weights).
+    """
+
+    def state_of(layer: nn.Module | Mapping[str, Tensor]) -> Mapping[str, Tensor]:
+        return layer if isinstance(layer, Mapping) else layer.state_dict()
+
+    teacher_states = [state_of(layer) for layer in teacher_layers]
+
+    def same(a: Mapping[str, Tensor], b: Mapping[str, Tensor]) -> bool:
+        return a.keys() == b.keys() and all(
+            a[name].shape == b[name].shape and torch.equal(a[name], b[name]) for name in a
+        )
+
+    held: list[int | None] = []
+    for layer in student_layers:
+        state = state_of(layer)
+        held.append(
+            next((index for index, teacher in enumerate(teacher_states) if same(state, teacher)), None)
+        )
+    return held
+
+
+def layer_choice_mistakes(num_teacher_layers: int, layers: list[int] | None = None) -> list[Candidate]:
+    """Which teacher layers the usual slips of ``halve_layers(teacher, layers)`` leave in the student.
+
+    Compare with the student's :func:`held_teacher_layers`. With ``layers=None`` the default choice is
+    ``student_layer_indices``, whose slips (:func:`layer_index_mistakes`) show here too.
+    """
+    n = num_teacher_layers
+    candidates: list[Candidate] = []
+    if layers is None:
+        candidates += layer_index_mistakes(n)
+        candidates.append(
+            Candidate(
+                list(range(n)),
+                "The student holds every teacher layer: the layers not chosen were not removed.",
+            )
+        )
+        return candidates
+    chosen = list(layers)
+    if sorted(chosen) != chosen:
+        candidates.append(
+            Candidate(
+                sorted(chosen),
+                f"Those are the layers asked for, but sorted: keep them in the order given ({chosen}).",
+            )
+        )
+    candidates += [
+        Candidate(list(range(n)), "The student holds every teacher layer: keep only the layers asked for."),
+        Candidate(
+            list(range(0, n, 2)),
+            f"That is the default choice (every other layer): use the layers asked for, {chosen}.",
+        ),
+    ]
+    return [candidate for candidate in candidates if candidate.value != chosen]
 
 
 # --------------------------------------------------------------------------------------------------

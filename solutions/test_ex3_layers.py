@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
 from .checking import check_raises, check_tensor, describe_call, raise_if_not_started
+from .diagnosis import clause, explain, held_teacher_layers, layer_choice_mistakes, layer_index_mistakes
 from .ex3_layers import halve_layers, student_layer_indices
 from .model import BertConfig, BertForMaskedLM, BertModel
 
@@ -25,16 +28,17 @@ def tiny_teacher(model_class: type, seed: int = 0) -> torch.nn.Module:
     """A small teacher with random weights, built only once halve_layers has been started."""
     raise_if_not_started(halve_layers)
     torch.manual_seed(seed)
-    return model_class(TINY).eval()
+    return model_class(dataclasses.replace(TINY)).eval()
 
 
 def test_student_layer_indices_takes_every_other_layer():
     for num_layers, expected in [(12, [0, 2, 4, 6, 8, 10]), (5, [0, 2, 4]), (1, [0])]:
         result = student_layer_indices(num_layers)
-        assert result == expected, (
-            f"Called student_layer_indices({num_layers}) and got {result}; expected {expected}: "
-            "every other layer, starting with layer 0"
-        )
+        if result != expected:
+            slip = explain(result, layer_index_mistakes(num_layers), "ex3.indices", expected=expected)
+            raise AssertionError(
+                f"Called student_layer_indices({num_layers}) and got {result}; expected {expected}. {slip}"
+            )
     check_raises(
         student_layer_indices, 0, call="student_layer_indices(0)", why="a teacher has at least one layer"
     )
@@ -44,38 +48,104 @@ def test_student_layer_indices_takes_every_other_layer():
 def test_halve_layers_copies_the_chosen_teacher_layers_and_everything_else(layers):
     teacher = tiny_teacher(BertForMaskedLM)
     call = describe_call("halve_layers", teacher, *([] if layers is None else [layers]))
+    teacher_weights = {name: weight.clone() for name, weight in teacher.state_dict().items()}
+    teacher_layers = [
+        {name: weight.clone() for name, weight in layer.state_dict().items()}
+        for layer in teacher.bert.encoder.layer
+    ]
+    teacher_count = len(teacher_layers)
     student = halve_layers(teacher, layers)
     kept = [0, 2, 4] if layers is None else layers
     assert type(student) is BertForMaskedLM, f"Called {call} and got {type(student).__name__}"
-    assert len(student.bert.encoder.layer) == len(kept), (
-        f"Called {call} and the student has {len(student.bert.encoder.layer)} layers; expected {len(kept)}"
+    assert student is not teacher, (
+        f"Called {call} and got the teacher itself back, with its layers cut: return a new model, a copy of "
+        "the teacher (copy.deepcopy) holding the chosen layers."
     )
-    assert student.config.num_hidden_layers == len(kept), (
-        f"Called {call} and got student.config.num_hidden_layers == {student.config.num_hidden_layers}; "
-        f"expected {len(kept)}: update the student's config"
-    )
-    teacher_weights = teacher.state_dict()
-    for name, weight in student.state_dict().items():
-        if name.startswith("bert.encoder.layer."):
-            position, rest = name.removeprefix("bert.encoder.layer.").split(".", 1)
-            teacher_name = f"bert.encoder.layer.{kept[int(position)]}.{rest}"
+    held = held_teacher_layers(student.bert.encoder.layer, teacher_layers)
+    if held != kept:
+        fresh = [position for position, index in enumerate(held) if index is None]
+        if fresh:
+            slip = (
+                f"Student layer {fresh[0]} matches no teacher layer: copy the teacher's layers "
+                "(copy.deepcopy), do not build fresh ones."
+            )
         else:
-            teacher_name = name
+            slip = explain(held, layer_choice_mistakes(teacher_count, layers), "ex3.layers", expected=kept)
+        raise AssertionError(
+            f"Called {call} and the student's {len(held)} layers hold teacher layers {held}; expected "
+            f"teacher layers {kept}. {slip}"
+        )
+    if student.config.num_hidden_layers != len(kept):
+        if student.config.num_hidden_layers == teacher_count:
+            slip = (
+                f"It still says the teacher's {teacher_count}: update the student's config "
+                "(config.num_hidden_layers = the number of layers kept)."
+            )
+        else:
+            slip = clause("ex3.config")
+        raise AssertionError(
+            f"Called {call} and got student.config.num_hidden_layers == {student.config.num_hidden_layers}; "
+            f"expected {len(kept)}, the number of layers it holds. {slip}"
+        )
+    student_weights = student.state_dict()
+    missing = [
+        name
+        for name in teacher_weights
+        if not name.startswith("bert.encoder.layer.") and name not in student_weights
+    ]
+    assert not missing, (
+        f"Called {call} and the student has no {', '.join(missing[:3])}. {clause('ex3.copies')}"
+    )
+    for name, weight in student_weights.items():
+        if name.startswith("bert.encoder.layer."):
+            continue
         check_tensor(
-            weight, teacher_weights[teacher_name], call=call, what=f"the student's {name}", rtol=0, atol=0
+            weight,
+            teacher_weights[name],
+            call=call,
+            what=f"the student's {name}",
+            rtol=0,
+            atol=0,
+            hint=clause("ex3.copies"),
         )
 
 
 def test_halve_layers_leaves_the_teacher_alone_and_shares_no_parameter():
     teacher = tiny_teacher(BertForMaskedLM, seed=1)
     before = {name: weight.clone() for name, weight in teacher.state_dict().items()}
+    teacher_count = teacher.config.num_hidden_layers
     call = describe_call("halve_layers", teacher)
     student = halve_layers(teacher)
-    assert len(teacher.bert.encoder.layer) == 6 and teacher.config.num_hidden_layers == 6, (
-        f"Called {call} and the teacher lost layers: copy the teacher (copy.deepcopy) and change the copy"
+    layers_left = len(teacher.bert.encoder.layer)
+    assert layers_left == teacher_count, (
+        f"Called {call} and afterwards the teacher holds {layers_left} layers, not {teacher_count}"
+        + (
+            ": the layers were cut from the teacher itself. Copy the teacher (copy.deepcopy) and change the "
+            "copy."
+            if layers_left == len(student.bert.encoder.layer)
+            else f". {clause('ex3.teacher')}"
+        )
+    )
+    config_layers = teacher.config.num_hidden_layers
+    assert config_layers == teacher_count, (
+        f"Called {call} and afterwards the teacher's config.num_hidden_layers is {config_layers}, not "
+        f"{teacher_count}"
+        + (
+            ": the student shares the teacher's config object. Give the student its own copy of the config."
+            if student.config is teacher.config
+            else f". {clause('ex3.config')}"
+        )
     )
     for name, weight in teacher.state_dict().items():
-        check_tensor(weight, before[name], call=call, what=f"the teacher's {name} afterwards", rtol=0, atol=0)
+        check_tensor(
+            weight,
+            before[name],
+            call=call,
+            what=f"the teacher's {name} afterwards",
+            rtol=0,
+            atol=0,
+            hint=clause("ex3.teacher"),
+        )
     teacher_ids = {id(parameter) for parameter in teacher.parameters()}
     shared = [name for name, parameter in student.named_parameters() if id(parameter) in teacher_ids]
     assert not shared, (
@@ -103,6 +173,7 @@ def test_halve_layers_works_on_a_bare_bert_model():
             call=call + "(ids)",
             what="the student's output",
             rtol=1e-4,
+            hint=clause("ex3.layers"),
         )
 
 

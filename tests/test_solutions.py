@@ -15,11 +15,13 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 import torch
 import transformers
 
+from autograder.demo.catalogue import WRONG
 from autograder.layout import EXERCISES, REPO_ROOT, SOLUTIONS_DIR
 from solutions import hints
 from solutions.checking import (
@@ -107,8 +109,8 @@ SLIP_MESSAGES = (
     "the expected values are finite",
     "Did you multiply the KL by T**2? (Hinton et al. 2015, section 2)",
     "update the student's config",
-    "random_replace_prob / (1 - mask_replace_prob), not random_replace_prob",
-    "You counted the tied decoder weight and its bias twice",
+    "among those, use random_replace_prob / (1 - mask_replace_prob)",
+    "A tied (shared) weight was counted twice",
 )
 
 
@@ -151,7 +153,7 @@ def test_visible_checks_name_the_classic_slips(tmp_path):
     completed = subprocess.run(
         [sys.executable, "-m", "pytest", *packages, "-q", "-p", "no:cacheprovider", "--tb=short"],
         cwd=tmp_path,
-        env=subprocess_env(tmp_path),
+        env={**subprocess_env(tmp_path), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
         capture_output=True,
         check=False,
         text=True,
@@ -164,6 +166,220 @@ def test_visible_checks_name_the_classic_slips(tmp_path):
     # A message names a mistake only when the value matches it: no fixed hint per check any more.
     assert "Use F.log_softmax for the student: log(softmax" not in output, output
     assert "Every leading dim is a position: average" not in output, output
+
+
+VISIBLE_MESSAGES: dict[str, tuple[str, ...] | None] = {
+    "ex3-bad-layers-accepted": (
+        "Called halve_layers(BertModel(...), []) and got BertModel(...); expected a ValueError",
+    ),
+    "ex3-bertmodel-only": ("AttributeError: 'BertForMaskedLM' object has no attribute 'encoder'",),
+    "ex3-config-not-updated": (
+        "got student.config.num_hidden_layers == 6; expected 3",
+        "It still says the teacher's 6: update the student's config",
+    ),
+    "ex3-distilbert-default-12": None,
+    "ex3-distilbert-script-indices": (
+        "got [0, 2, 4, 7, 9, 11]; expected [0, 2, 4, 6, 8, 10].",
+        "That is the released DistilBERT script's choice",
+    ),
+    "ex3-drops-pooler": None,
+    "ex3-embeddings-not-copied": (
+        "for the student's bert.embeddings.word_embeddings.weight, values that differ",
+        "The contract: Every other weight (embeddings, pooler, MLM head) is copied from the teacher.",
+    ),
+    "ex3-empty-list-default": (
+        "Called halve_layers(BertModel(...), []) and got BertModel(...); expected a ValueError",
+    ),
+    "ex3-first-half-of-layers": (
+        "got [0, 1, 2, 3, 4, 5]; expected [0, 2, 4, 6, 8, 10]. That is the first half of the layers",
+        "hold teacher layers [0, 1, 2]; expected teacher layers [0, 2, 4]. That is the first half",
+    ),
+    "ex3-floor-half-for-odd-counts": (
+        "got [0, 2]; expected [0, 2, 4]. For an odd count keep ceil(n / 2) layers",
+    ),
+    "ex3-fresh-layers": (
+        "hold teacher layers [None, None, None]; expected teacher layers [0, 2, 4].",
+        "Student layer 0 matches no teacher layer",
+    ),
+    "ex3-mutates-teacher-config": (
+        "afterwards the teacher's config.num_hidden_layers is 3, not 6: the student shares the teacher's",
+    ),
+    "ex3-negative-wraps": (
+        "Called halve_layers(BertModel(...), [-1]) and got BertModel(...); expected a ValueError",
+    ),
+    "ex3-off-by-one-range": ("Called halve_layers(BertModel(...), [6]) and it raised IndexError",),
+    "ex3-only-outer-config-updated": None,
+    "ex3-only-this-packages-classes": None,
+    "ex3-package-config-rebuild": None,
+    "ex3-pythonic-negative": (
+        "Called halve_layers(BertModel(...), [-1]) and got BertModel(...); expected a ValueError",
+    ),
+    "ex3-shares-teacher-layers": (
+        "and the student shares ['bert.encoder.layer.0.attention.self.query.weight'",
+    ),
+    "ex3-sorted-layers": None,
+    "ex3-teacher-cut-in-place": (
+        "afterwards the teacher holds 3 layers, not 6: the layers were cut from the teacher itself",
+    ),
+    "ex3-untied-head": ("the student's MLM decoder is no longer tied to its own word embeddings",),
+    "ex3-zero-layers-accepted": ("Called student_layer_indices(0) and got []; expected a ValueError",),
+    "ex4-2d-only": None,
+    "ex4-default-seed-0": None,
+    "ex4-exact-count-per-row": None,
+    "ex4-floor-count-short-rows": None,
+    "ex4-hardcoded-half": None,
+    "ex4-ignores-generator": (
+        "twice and got, for the second masked_ids, values that differ",
+        "The contract: All randomness comes from generator when one is given",
+    ),
+    "ex4-labels-after-replace": (
+        "and got, for the labels, values that differ",
+        "The contract: labels holds the original id at selected positions and -100 everywhere else.",
+    ),
+    "ex4-labels-everywhere": (
+        "of the non-special tokens (mlm_probability=0.15). The contract: Each non-special position is",
+    ),
+    "ex4-mask-id-toggled-out-of-specials": None,
+    "ex4-mask-token-selectable": (
+        "special tokens ([CLS], [SEP], [PAD] or [MASK] itself): they must never be",
+    ),
+    "ex4-modifies-input": (
+        "and got, for the input afterwards, values that differ",
+        "The contract: The input is not modified",
+    ),
+    "ex4-no-sum-check": (
+        "mask_replace_prob=0.8, random_replace_prob=0.3) and got DynamicMasker(...); expected a",
+    ),
+    "ex4-no-unchanged-case": ("None of the selected tokens stayed unchanged",),
+    "ex4-probabilities-unchecked": (
+        "mlm_probability=1.5) and got DynamicMasker(...); expected a ValueError",
+    ),
+    "ex4-random-becomes-mask": ("The random replacements seem to become [MASK] too",),
+    "ex4-random-excludes-largest": None,
+    "ex4-random-ids-global-rng": (
+        "twice and got, for the second masked_ids, values that differ",
+        "The contract: All randomness comes from generator when one is given",
+    ),
+    "ex4-random-share-of-remainder": (
+        "selected tokens that became a random id: 2.1%",
+        "Drawing 'random' with probability 0.1 among the 20% left after [MASK] gives 2%",
+    ),
+    "ex4-reseeds-every-call": None,
+    "ex4-same-pattern-every-row": None,
+    "ex4-selects-special-tokens": (
+        "special tokens ([CLS], [SEP], [PAD] or [MASK] itself): they must never be",
+    ),
+    "ex4-static-mask": (
+        "twice and got, for the second masked_ids, values that differ",
+        "The contract: All randomness comes from generator when one is given",
+    ),
+    "ex4-unselected-tokens-replaced": (
+        "for the tokens that were not selected, values that differ",
+        "The contract: Only selected positions change",
+    ),
+    "ex4-zero-division": None,
+    "ex5-breakdown-counts-shared-twice": (
+        "got {'bert': 108891648, 'cls': 24063546}",
+        "A shared parameter counts once, under the first child (in named_children() order) that holds it",
+    ),
+    "ex5-breakdown-forgets-own-parameters": (
+        "got {'linear': 15}; expected {'linear': 15, '': 3}. Parameters the model holds itself",
+    ),
+    "ex5-breakdown-last-child": (
+        "got {'bert': 85450752, 'cls': 24063546}",
+        "The contract: parameter_breakdown has one key per top-level child",
+    ),
+    "ex5-breakdown-own-key-always": (
+        "got {'bert': 108891648, 'cls': 622650, '': 0}",
+        "The contract: parameter_breakdown has one key per top-level child",
+    ),
+    "ex5-breakdown-skips-empty": None,
+    "ex5-breakdown-sorted": None,
+    "ex5-buffers-counted": ("got 109,483,264; expected 109,482,240. That includes the model's buffers",),
+    "ex5-count-returns-tensor": None,
+    "ex5-ffn-biases-missing": ("(off by -46,080). The feed-forward biases were left out",),
+    "ex5-formula-always-pooler": ("(off by +590,592). With use_pooler=False there is no pooler",),
+    "ex5-formula-forgets-layer-norms": ("(off by -36,864). Each layer is 4H short: its two LayerNorms",),
+    "ex5-modules-recursive": (
+        "got 611,976,960; expected 109,482,240. That counts each parameter once for every module above it",
+    ),
+    "ex5-no-embedding-layernorm": ("(off by -1,536). The embeddings' LayerNorm adds 2H",),
+    "ex5-pooler-never": ("(off by -590,592). With use_pooler=True the pooler counts",),
+    "ex5-tied-weight-counted-twice": (
+        "got 132,985,716; expected 109,514,298. A tied (shared) weight was counted twice",
+    ),
+    "ex5-token-types-always-two": (
+        "type_vocab_size=0 gives 0 token-type embedding rows (0: none), not always 2",
+    ),
+    "ex5-trainable-only-ignored": ("The frozen parameters (requires_grad=False) were counted",),
+    "ex5-use-pooler-attribute": None,
+}
+"""What the visible checks say to each catalogue mistake of ex3 to ex5 (words of its failure messages): the
+mistake by name when the observed values match its formula, else the numbers and the contract's
+sentence. None: the mistake passes the visible checks (only the hidden graders catch it)."""
+
+
+def test_visible_checks_name_each_catalogue_mistake_of_ex3_to_ex5(tmp_path):
+    mistakes = [mistake for mistake in WRONG if mistake.exercise in ("ex3", "ex4", "ex5")]
+    listed = set(VISIBLE_MESSAGES)
+    in_catalogue = {mistake.student for mistake in mistakes}
+    assert in_catalogue == listed, (
+        f"catalogue mistakes without a visible message in VISIBLE_MESSAGES: {sorted(in_catalogue - listed)}; "
+        f"listed but not in the catalogue: {sorted(listed - in_catalogue)}"
+    )
+    student_of: dict[str, str] = {}
+    for mistake in mistakes:
+        package = tmp_path / ("m_" + re.sub(r"\W", "_", mistake.student))
+        package.mkdir()
+        for path in SOLUTIONS_DIR.glob("*.py"):
+            other_checks = path.name.startswith("test_") and not path.name.startswith(
+                f"test_{mistake.exercise}_"
+            )
+            if path.name != "conftest.py" and not other_checks:
+                shutil.copyfile(path, package / path.name)
+        (package / mistake.filename).write_text(mistake.exercise_source())
+        student_of[package.name] = mistake.student
+    report = tmp_path / "visible.xml"
+    # Only the checks and pytest's own plugins (no installed plugin), asserts as written: the messages are
+    # the checks' own.
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            *sorted(student_of),
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--assert=plain",
+            f"--junitxml={report}",
+        ],
+        cwd=tmp_path,
+        env={**subprocess_env(tmp_path), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=900,
+    )
+    assert report.is_file(), completed.stdout + completed.stderr
+    messages: dict[str, list[str]] = {student: [] for student in listed}
+    for case in ElementTree.parse(report).iter("testcase"):
+        student = student_of[case.get("classname", "").split(".")[0]]
+        for outcome in (*case.findall("failure"), *case.findall("error")):
+            messages[student].append(outcome.get("message", ""))
+    problems = []
+    for student, expected in VISIBLE_MESSAGES.items():
+        said = "\n".join(messages[student])
+        if expected is None:
+            if said:
+                problems.append(f"{student} should pass the visible checks; they said:\n{said}")
+            continue
+        if not said:
+            problems.append(f"{student} passed the visible checks; expected a failure saying {expected[0]!r}")
+        problems += [
+            f"{student}: no {words!r} in:\n{said}" for words in expected if said and words not in said
+        ]
+    assert not problems, "\n".join(problems)
 
 
 # --------------------------------------------------------------------------------------------------
