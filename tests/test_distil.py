@@ -101,9 +101,13 @@ def test_quick_run_distilled_student_beats_the_randomly_initialised_one(quick_ru
     that; the random-init student, learning from soft targets that are nearly flat at T = 2, has not
     got there yet. Seen (seed 0, one thread): 7.3% against 0.7% with 150 teacher and 75 student steps;
     perplexity 232 against 266. With 60 teacher steps at a lower learning rate (1e-3) both were at 7.4%:
-    the margin comes from the random-init student being behind, not from better predictions. Other seeds
-    were not measured (the machine was shared by eight jobs). The test asks for 3 points and a lower
-    perplexity.
+    the margin comes from the random-init student being behind, not from better predictions.
+
+    Margins seen over seeds 0-4 (one thread, distilled minus random-init accuracy): 6.6, 6.9, 6.8, 7.4
+    and 6.9 points (distilled 6.9%-8.0%, random-init 0.6%-0.7%), the distilled student's perplexity lower
+    every time (220-256 against 246-289). The test keeps seed 0 and asks for 3 points and a lower
+    perplexity. The default run's margin is of another kind: there both students get past the frequent
+    tokens and the distilled one is ahead by about 5 points (README).
     """
     completed, out = quick_run
     assert completed.returncode == 0, completed.stderr[-2000:]
@@ -154,6 +158,9 @@ def test_quick_run_writes_the_plot_and_plain_progress(quick_run):
         "random-init student",
         "halved student, MLM only",
     ]
+    frequent = results["frequent_token"]
+    assert 0 < frequent["accuracy"] < 1 and frequent["token"] in (out / "vocab.txt").read_text().splitlines()
+    assert f"({frequent['token']!r}) scores {frequent['accuracy']:.1%}" in (out / "table.md").read_text()
     assert "\r" not in completed.stderr, "no progress bar when the output is not a terminal"
     assert "teacher: held-out masked-token accuracy" in completed.stderr
 
