@@ -8,6 +8,7 @@ implementation (100). The tests below read that batch's results.
 
 from __future__ import annotations
 
+import copy
 import re
 import sys
 
@@ -164,6 +165,35 @@ def test_zoo_models_cross_the_protocol_unchanged(model):
         assert name == other_name and torch.equal(tensor, other)
     frozen = [name for name, p in model.named_parameters() if not p.requires_grad]
     assert frozen == [name for name, p in rebuilt.named_parameters() if not p.requires_grad]
+
+
+@pytest.mark.parametrize("family", ["given", "hf"])
+def test_a_models_inner_config_crosses_with_its_own_layer_count(family):
+    if family == "hf":
+        import transformers as classes
+    else:
+        from solutions import model as classes
+    config = classes.BertConfig(
+        vocab_size=40, hidden_size=8, num_attention_heads=2, intermediate_size=8, num_hidden_layers=2
+    )
+    model = classes.BertForMaskedLM(config)
+    rebuilt = protocol.decode(protocol.loads(protocol.dumps(protocol.encode(model))))
+    assert rebuilt.bert.config.num_hidden_layers == rebuilt.config.num_hidden_layers == 2
+
+    model.bert.config = copy.copy(model.bert.config)
+    model.bert.config.num_hidden_layers = 5  # only the outer config says 2, as the layers do
+    tree = protocol.encode(model)
+    assert tree["inner_layers"] == {"bert": 5}
+    rebuilt = protocol.decode(protocol.loads(protocol.dumps(tree)))
+    assert (rebuilt.config.num_hidden_layers, rebuilt.bert.config.num_hidden_layers) == (2, 5)
+    assert len(rebuilt.bert.encoder.layer) == 2
+
+    allow = protocol.ModelAllowance.of_arguments([model])
+    with pytest.raises(protocol.ProtocolError, match="num_hidden_layers is 9"):
+        protocol.decode({**tree, "inner_layers": {"bert": 9}}, allow=allow)
+    for malformed in ({"bert": "5"}, {"bert": -1}, [5], {str(i): 1 for i in range(65)}):
+        with pytest.raises(protocol.ProtocolError):
+            protocol.decode({**tree, "inner_layers": malformed})
 
 
 def test_zoo_models_know_their_counts():

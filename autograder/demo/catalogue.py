@@ -327,6 +327,17 @@ WRONG_EX2 = [
         expect="cross-entropy at T = 1",
     ),
     Mistake(
+        "ex2-shapes-checked-one-way",
+        "ex2",
+        edits=(
+            _edit(
+                "    if student_logits.shape != teacher_logits.shape:\n",
+                "    if student_logits.shape[-1] > teacher_logits.shape[-1]:\n",
+            ),
+        ),
+        expect="the logits' shapes differ",
+    ),
+    Mistake(
         "ex2-minus-100-labels-counted",
         "ex2",
         edits=(
@@ -487,6 +498,18 @@ WRONG_EX3 = [
         ),
         expect="should work on transformers' classes",
     ),
+    Mistake(
+        "ex3-only-outer-config-updated",
+        "ex3",
+        edits=(
+            _edit(
+                "    configs = {id(module.config): module.config for module in student.modules() "
+                'if hasattr(module, "config")}\n',
+                "    configs = {id(student.config): student.config}\n",
+            ),
+        ),
+        expect="Only the outer config was updated",
+    ),
     Mistake("ex3-embeddings-not-copied", "ex3", source=_EX3_BUILD_FRESH, expect="differ from the teacher's"),
     Mistake("ex3-teacher-cut-in-place", "ex3", source=_EX3_CUT_TEACHER, expect="afterwards the teacher"),
 ]
@@ -498,6 +521,17 @@ _EX4_SHARE = "        random_share = self.random_replace_prob / remaining if rem
 _EX4_SELECT = "        selected = bernoulli(self.mlm_probability) & ~special\n"
 
 WRONG_EX4 = [
+    Mistake(
+        "ex4-mask-id-toggled-out-of-specials",
+        "ex4",
+        edits=(
+            _edit(
+                "            {int(token_id) for token_id in special_token_ids} | {self.mask_token_id}\n",
+                "            {int(token_id) for token_id in special_token_ids} ^ {self.mask_token_id}\n",
+            ),
+        ),
+        expect="a special token (id 103) was selected",
+    ),
     Mistake(
         "ex4-random-share-of-remainder",
         "ex4",

@@ -238,6 +238,9 @@ def test_distillation_loss_mask_selects_positions(distillation_loss):
     flat_student, flat_teacher = _logits(8, 10, seed=31), _logits(8, 10, seed=32)
     _check_loss(distillation_loss, flat_student, flat_teacher, 3.0, mask=_mask(8, seed=33))
     _check_loss(distillation_loss, flat_student, flat_teacher, mask=torch.ones(8, dtype=torch.bool))
+    one_position = torch.zeros(3, 5, dtype=torch.bool)
+    one_position[1, 3] = True
+    _check_loss(distillation_loss, student, teacher, 2.0, mask=one_position)
 
     no_position = torch.zeros(3, 5, dtype=torch.bool)
     call = describe_call(LOSS, student, teacher, temperature=2.0, mask=no_position)
@@ -308,6 +311,9 @@ def test_student_loss_hard_term_at_temperature_one_ignoring_minus_100(student_lo
         _check_student_loss(student_loss, student, teacher, labels, temperature, alpha)
     nothing_labelled = torch.full((2, 6), -100)
     _check_student_loss(student_loss, student, teacher, nothing_labelled, 2.0, 0.5)
+    one_labelled = torch.full((2, 6), -100)
+    one_labelled[1, 2] = 7
+    _check_student_loss(student_loss, student, teacher, one_labelled, 2.0, 0.5)
     student64, teacher64 = student.double(), teacher.double()
     _check_student_loss(student_loss, student64, teacher64, labels, 2.0, 0.5)
 
@@ -336,6 +342,9 @@ def test_losses_reject_bad_arguments(distillation_loss, student_loss):
     problems = []
     cases = [
         (distillation_loss, LOSS, (student, _logits(4, 5, seed=43)), {}, "the logits' shapes differ"),
+        (distillation_loss, LOSS, (_logits(4, 5, seed=42), teacher), {}, "the logits' shapes differ"),
+        (student_loss, STUDENT, (student, _logits(4, 5, seed=43), labels), {}, "the logits' shapes differ"),
+        (student_loss, STUDENT, (_logits(4, 5, seed=42), teacher, labels), {}, "the logits' shapes differ"),
         (distillation_loss, LOSS, (student, teacher), {"mask": torch.ones(6, dtype=torch.bool)},
          "the mask's shape is not the leading dims (4,)"),
         (student_loss, STUDENT, (student, teacher, labels[:3]), {}, "labels of the wrong shape"),

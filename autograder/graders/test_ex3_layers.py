@@ -299,7 +299,11 @@ def test_halve_layers_copies_every_other_weight(halved):
 @pytest.mark.points(2)
 @pytest.mark.requires("test_halve_layers_keeps_every_other_teacher_layer")
 def test_halve_layers_updates_num_hidden_layers(halved):
-    for model, result in (halved(5, seed=2), halved(3, seed=7, type_vocab_size=0, use_pooler=False)):
+    for model, result in (
+        halved(5, seed=2),
+        halved(3, seed=7, type_vocab_size=0, use_pooler=False),
+        halved(5, masked_lm=True, seed=13),
+    ):
         call = _halve_call(model)
         student = result.value
         expected = len(range(0, model.config.num_hidden_layers, 2))
@@ -308,6 +312,18 @@ def test_halve_layers_updates_num_hidden_layers(halved):
                 f"Called {call} and the student's config.num_hidden_layers is "
                 f"{student.config.num_hidden_layers}; expected {expected}, the number of layers it holds."
             )
+        _check_inner_config(call, student, expected)
+
+
+def _check_inner_config(call: str, student: nn.Module, expected: int) -> None:
+    """A masked-LM student's ``bert`` keeps a config of its own: its layer count must be updated too."""
+    inner = getattr(getattr(student, "bert", None), "config", None)
+    if inner is not None and inner.num_hidden_layers != expected:
+        fail(
+            f"Called {call} and the student's bert.config.num_hidden_layers is {inner.num_hidden_layers}; "
+            f"expected {expected}. Only the outer config was updated: a BertForMaskedLM's bert holds a "
+            "config of its own (student.bert.config), which must say how many layers it has too."
+        )
 
 
 # The teachers whose state after the call is checked (sending it back costs a third of a call).
@@ -427,3 +443,4 @@ def test_halve_layers_works_on_transformers_models(halved):
                 f"Called {_halve_call(model)} and the student's config.num_hidden_layers is "
                 f"{student.config.num_hidden_layers}; expected {len(range(0, count, 2))}."
             )
+        _check_inner_config(_halve_call(model), student, len(range(0, count, 2)))

@@ -211,6 +211,12 @@ def test_masker_never_selects_special_tokens(masker_class):
             make(masker_class, **probabilities), ids, seed=2, recipe=RECIPE.format(_settings(**probabilities))
         )
         _check_consistency(ids, masked, labels, call)
+    listed_mask_id = masker_class(
+        vocab_size=VOCAB_SIZE, mask_token_id=MASK_ID, special_token_ids=NEVER_SELECTED, mlm_probability=1.0
+    )
+    recipe = RECIPE.replace("[0, 101, 102]", str(NEVER_SELECTED)).format(_settings(mlm_probability=1.0))
+    masked, labels, call = mask(listed_mask_id, ids, seed=2, recipe=recipe)
+    _check_consistency(ids, masked, labels, call)
 
 
 @pytest.mark.points(1)

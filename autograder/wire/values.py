@@ -2,11 +2,12 @@
 
 Only plain data crosses: ``None``, ``bool``, ``int``, ``float``, ``str``, exact ``torch.Tensor`` objects,
 lists, tuples and dicts of these, random generators given by their seed (:class:`Seeded`), and models
-of a fixed list of classes, sent as ``(class key, init data, state dict)`` and rebuilt on the other
-side with pristine code. Nothing is ever unpickled: a value becomes a tree of tagged containers, scalars
-and tensors (:func:`encode`), written by :mod:`autograder.wire.frame` and checked when read back
-(:func:`decode`, with :class:`ModelAllowance` bounding the models a reply may hold). The arguments a
-check reads back after the call travel in shared memory (:mod:`autograder.wire.arena`).
+of a fixed list of classes, sent as ``(class key, init data, state dict)`` (and the layer counts of
+their inner configs) and rebuilt on the other side with pristine code. Nothing is ever unpickled: a
+value becomes a tree of tagged containers, scalars and tensors (:func:`encode`), written by
+:mod:`autograder.wire.frame` and checked when read back (:func:`decode`, with :class:`ModelAllowance`
+bounding the models a reply may hold). The arguments a check reads back after the call travel in
+shared memory (:mod:`autograder.wire.arena`).
 
 ``autograder.protocol`` is this module under its older name.
 """
@@ -14,6 +15,7 @@ check reads back after the call travel in shared memory (:mod:`autograder.wire.a
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import importlib
 import sys
@@ -483,7 +485,29 @@ def _encode_model(module: nn.Module, key: str, arena: Arena | None = None) -> di
         "frozen": frozen,
         "training": bool(module.training),
         "shared": None if arena is not None else _shared_number(module),
+        "inner_layers": _inner_layer_counts(module, key),
     }
+
+
+MAX_INNER_CONFIGS = 64
+"""At most this many inner configs of a model cross (a BERT has one: ``BertForMaskedLM.bert``'s)."""
+
+
+def _inner_layer_counts(module: nn.Module, key: str) -> dict[str, int]:
+    """Submodule name -> ``config.num_hidden_layers`` of its own config, where that differs from the
+    model's (``BertForMaskedLM.bert`` holds a config of its own): the one config field a model's class,
+    config and state dict do not carry."""
+    if key.partition(".")[0] not in ("given", "hf"):
+        return {}
+    outer = getattr(getattr(module, "config", None), "num_hidden_layers", None)
+    counts: dict[str, int] = {}
+    for name, submodule in module.named_modules():
+        layers = getattr(getattr(submodule, "config", None), "num_hidden_layers", None)
+        if name and type(layers) is int and layers != outer:
+            counts[name] = layers
+            if len(counts) == MAX_INNER_CONFIGS:
+                break
+    return counts
 
 
 def _arena_entry(tensor: torch.Tensor, arena: Arena) -> dict[str, Any]:
@@ -701,6 +725,7 @@ class _Decoder:
             self.allow.check(key, init, device)
         frozen = _typed(tree, "frozen", list)
         training = _typed(tree, "training", bool)
+        inner_layers = self.inner_layers(tree, key, device)
         if self.deadline is not None and time.monotonic() >= self.deadline:
             raise CallTimedOut("its reply could not be read within the call's time limit (a model too big?)")
         module = _build_model(key, dict(init), device)
@@ -718,7 +743,32 @@ class _Decoder:
         for name, p in module.named_parameters():
             p.requires_grad_(name not in frozen_names)
         module.train(training)
+        _set_inner_layers(module, inner_layers)
         return module
+
+    def inner_layers(self, tree: dict[str, Any], key: str, device: str) -> dict[str, int]:
+        """The layer counts of a model's inner configs (see :func:`_inner_layer_counts`), checked."""
+        counts = tree.get("inner_layers", {})
+        if type(counts) is not dict or len(counts) > MAX_INNER_CONFIGS:
+            raise ProtocolError("a model's inner configs that are not a small table of layer counts")
+        for name, layers in counts.items():
+            if type(name) is not str or type(layers) is not int or layers < 0:
+                raise ProtocolError("a model's inner config layer count that is not a count by name")
+            if self.allow is not None:
+                self.allow.check(key, {"num_hidden_layers": layers}, device)
+        return counts
+
+
+def _set_inner_layers(module: nn.Module, counts: dict[str, int]) -> None:
+    """Give a rebuilt model's inner configs the layer counts the sent model's had; each such submodule
+    gets a copy of its config (in ``transformers`` it is the model's own object). A name the rebuilt
+    model has no config under is ignored."""
+    submodules = dict(module.named_modules()) if counts else {}
+    for name, layers in counts.items():
+        config = getattr(submodules.get(name), "config", None)
+        if name and hasattr(config, "num_hidden_layers"):
+            submodules[name].config = copy.copy(config)
+            submodules[name].config.num_hidden_layers = layers
 
 
 def _typed(tree: dict[str, Any], name: str, kind: type) -> Any:
