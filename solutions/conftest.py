@@ -17,10 +17,16 @@ import hashlib
 import json
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 EXERCISE_DIR = Path(__file__).resolve().parent
 PACKAGE = EXERCISE_DIR.name
@@ -28,14 +34,26 @@ HELPER_FILE = EXERCISE_DIR / "checking.py"
 PROGRESS_FILE = EXERCISE_DIR.parent / f".{PACKAGE}-progress.json"
 """Each exercise's state when its checks last ran in full, and a digest of its file then; in the learner's
 folder (beside ``exercises/``), never handed in."""
-# id -> (module, what it is about); kept in step with autograder/layout.py by the project's tests.
-EXERCISES: dict[str, tuple[str, str]] = {
-    "ex1": ("ex1_softmax", "softmax with a temperature"),
-    "ex2": ("ex2_distillation", "the distillation loss"),
-    "ex3": ("ex3_layers", "halving BERT's layers"),
-    "ex4": ("ex4_masking", "RoBERTa's dynamic masking"),
-    "ex5": ("ex5_params", "counting parameters"),
-}
+MANIFEST = EXERCISE_DIR / "exercises.toml"
+"""The exercises, once: each one's id, module and topic (the course's manifest, beside this file)."""
+
+
+def read_exercises(manifest: Path = MANIFEST) -> tuple[dict[str, tuple[str, str]], str | None]:
+    """``{"ex1": ("ex1_softmax", "softmax with a temperature"), ...}`` from the manifest, in its order.
+
+    Returns:
+        The table, and None; or an empty table and one line naming the problem when the manifest is
+        missing or unreadable (``pytest_configure`` stops the run with it).
+    """
+    try:
+        entries = tomllib.loads(manifest.read_text(encoding="utf-8"))["exercise"]
+        return {entry["id"]: (entry["module"], entry["topic"]) for entry in entries}, None
+    except (OSError, ValueError, KeyError, TypeError) as problem:
+        return {}, f"cannot read the exercises from {manifest} ({problem}): restore it from the course bundle"
+
+
+EXERCISES, MANIFEST_PROBLEM = read_exercises()
+"""id -> (module, what it is about); the manifest's problem, or None."""
 NOT_STARTED_CATEGORY = "not started"
 MAX_MESSAGE_CHARS = 400
 
@@ -325,6 +343,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if MANIFEST_PROBLEM is not None:
+        raise pytest.UsageError(MANIFEST_PROBLEM)
     for exercise, (_, topic) in EXERCISES.items():
         config.addinivalue_line("markers", f"{exercise}: {topic}")
     # One exercise's syntax error must not stop the checks of the other four.
