@@ -319,6 +319,9 @@ def _run_worker(
         # The zygote's pristine copy of the given model: the submission's models are of its classes.
         sys.modules[f"{PACKAGE}.model"] = given
     sys.path.insert(0, str(root))
+    import torch
+
+    torch.set_num_threads(1)
     from autograder.worker import serve
 
     serve(request_read, reply_write, PACKAGE)

@@ -262,6 +262,9 @@ def main(fd: int, parent: int) -> None:
         process.title_this_process(process.ZYGOTE_TITLE)
         gc.collect()
         gc.freeze()  # the imports' objects: no collection in a worker walks them (or copies their pages)
+        # A worker lives for seconds and builds many small objects (models): cycles are collected less
+        # often than by default (every 700 allocations), as in the grading process.
+        gc.set_threshold(50_000, 50, 100)
     except BaseException as exc:  # noqa: BLE001
         with contextlib.suppress(OSError):
             requests.send(f"{type(exc).__name__}: {exc}"[:4000].encode())
@@ -271,9 +274,12 @@ def main(fd: int, parent: int) -> None:
 
 
 def _warm_model_classes() -> None:
-    """Build, encode and rebuild a tiny model of each class that may cross, on the CPU and on meta, so
-    that what that imports on first use (torch's meta-device machinery; transformers loads its models
-    lazily) is imported here once, not in every worker within a call's time limit."""
+    """Build, encode, rebuild and run (forward and backward) a tiny model of each class that may cross,
+    on the CPU and on meta, so that what that imports or sets up on first use (torch's meta-device
+    machinery, the autograd engine; transformers loads its models lazily) is done here once, not in
+    every worker within a call's time limit."""
+    import torch
+
     from autograder.wire import values
 
     shape = {
@@ -296,6 +302,32 @@ def _warm_model_classes() -> None:
             model = model_class(config_class(**shape))
             values.decode(values.loads(values.dumps(values.encode(model))))
             values._build_model(key, values._init_data(model, key), "meta")
+            output = model(torch.randint(0, 16, (2, 5), generator=torch.Generator().manual_seed(0)))
+            first = output[0] if isinstance(output, tuple) else next(iter(output.values()))
+            first.float().mean().backward()
+            values.tied_groups(model)
+    with contextlib.suppress(Exception):
+        _warm_operations()
+
+
+def _warm_operations() -> None:
+    """Run once the tensor operations the exercises are about (softmax, KL divergence, backward, random
+    masking with a generator), so that their first use in a worker finds torch's dispatch warm."""
+    import torch
+    from torch.nn import functional
+
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(4, 6, 10, generator=generator, requires_grad=True)
+    teacher = torch.randn(4, 6, 10, generator=generator)
+    soft = functional.softmax(teacher / 2.0, dim=-1)
+    loss = functional.kl_div(functional.log_softmax(logits / 2.0, dim=-1), soft, reduction="batchmean")
+    labels = torch.randint(0, 10, (24,), generator=generator)
+    loss = loss + functional.cross_entropy(logits.reshape(-1, 10), labels)
+    loss.backward()
+    ids = torch.randint(0, 100, (4, 16), generator=generator)
+    chosen = torch.rand(ids.shape, generator=generator) < 0.15
+    torch.where(chosen, torch.full_like(ids, 3), ids).masked_fill(~chosen, -100)
+    torch.bernoulli(torch.full(ids.shape, 0.5), generator=generator)
 
 
 def _serve(requests: socket.socket, project: list[str]) -> None:
