@@ -28,24 +28,13 @@ from typing import Any
 import pytest
 
 from autograder import protocol
-from autograder.layout import EXERCISE_BY_ID, EXERCISES, POINTS_PER_EXERCISE
+from autograder.layout import EXERCISE_BY_ID, EXERCISES, EXPECTED_RETURN, POINTS_PER_EXERCISE
 from solutions.diagnosis import NAMED
 
 GRADER_FILE = re.compile(r"^test_(ex\d+)_\w*\.py$")
 MESSAGE_CHARS = 1500
 
 # What each public name must give back, for the message about a value that may not cross.
-EXPECTED_RETURN = {
-    "softmax_with_temperature": "a torch.Tensor",
-    "distillation_loss": "a torch.Tensor",
-    "student_loss": "a torch.Tensor",
-    "student_layer_indices": "a list of int",
-    "halve_layers": "a model of the teacher's class",
-    "DynamicMasker": "a tuple of two torch.Tensor (masked_ids, labels)",
-    "count_parameters": "an int",
-    "parameter_breakdown": "a dict of str to int",
-    "bert_parameter_count": "an int",
-}
 
 
 class GraderBug(Exception):
