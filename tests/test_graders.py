@@ -152,6 +152,7 @@ def test_every_check_is_failed_by_some_known_mistake(graded):
         zoo.BufferedEncoder(size=4, buffer_size=1000),
         zoo.PartlyFrozenClassifier(vocab_size=30, hidden_size=5, num_classes=3),
         zoo.SharedAcrossChildren(vocab_size=40, hidden_size=6),
+        zoo.HeldByModelAndChild(hidden_size=5),
         zoo.BertShape(vocab_size=77, num_hidden_layers=3, use_pooler=False),
     ],
     ids=lambda model: type(model).__name__,
@@ -208,6 +209,10 @@ def test_zoo_models_know_their_counts():
     assert frozen.expected_frozen() == sum(p.numel() for p in frozen.parameters() if not p.requires_grad)
     shared = zoo.SharedAcrossChildren(vocab_size=40, hidden_size=6)
     assert sum(shared.expected_breakdown().values()) == sum(p.numel() for p in shared.parameters())
+    held = zoo.HeldByModelAndChild(hidden_size=5)
+    assert sum(held.expected_breakdown().values()) == sum(p.numel() for p in held.parameters())
+    assert held.norm.weight is held.scale and held.shared_count() == held.scale.numel()
+    assert list(held.expected_breakdown())[:-1] == [name for name, _ in held.named_children()]
 
 
 def _toy(*checks: tuple[str, int, str, str | None]) -> str:

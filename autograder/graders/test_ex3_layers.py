@@ -370,6 +370,20 @@ def test_halve_layers_shares_no_parameter_with_the_teacher(halved):
                 "training the student would change the teacher too. Copy the weights (copy.deepcopy the "
                 "teacher, or the layers you keep) instead of reusing the teacher's modules."
             )
+    model, result = halved(4, seed=5, layers=[1, 1])
+    prefix = _prefix(model)
+    across = [
+        group
+        for group in result.tied
+        if len({name[len(prefix) :].partition(".")[0] for name in group if name.startswith(prefix)}) > 1
+    ]
+    if across:
+        fail(
+            f"Called {_halve_call(model, layers=[1, 1])} and student layers 0 and 1 share their parameters "
+            f"({', '.join(across[0][:2])} are one tensor, {len(across)} such pairs): the same layer module "
+            "sits at both positions, so training one trains the other. A repeated index gets a copy of its "
+            "own at each position (copy.deepcopy the teacher layer once per position)."
+        )
 
 
 @pytest.mark.points(2)

@@ -170,6 +170,11 @@ def test_count_parameters_trainable_only(count_parameters):
     hint = explain(value, count_mistakes(frozen, trainable_only=True), "ex5.count")
     _mismatch(call, value, frozen.expected_trainable(), hint)
 
+    tied = zoo.TiedLanguageModel(vocab_size=500, hidden_size=24)
+    value, call = count(count_parameters, tied, trainable_only=True)
+    hint = explain(value, count_mistakes(tied, trainable_only=True), "ex5.count")
+    _mismatch(call, value, tied.expected_count(), hint)
+
     model = bert_base_with_frozen_embeddings()
     value, call = count(count_parameters, model, trainable_only=True)
     hint = explain(value, count_mistakes(model, trainable_only=True), "ex5.count")
@@ -288,6 +293,19 @@ def test_parameter_breakdown_puts_direct_parameters_under_empty_key(parameter_br
             f"{model.expected_breakdown()['']:,}, the parameters the model holds itself "
             "(model.parameters(recurse=False)), not in any child."
         )
+
+    model = zoo.HeldByModelAndChild(hidden_size=10)
+    value, call = breakdown(parameter_breakdown, model)
+    expected = model.expected_breakdown()
+    if value.get("") == expected[""] + model.shared_count():
+        fail(
+            f'Called {call} and got {value[""]:,} under the key ""; expected {expected[""]:,}. The model '
+            f"holds scale ({model.shared_count():,}) itself, and its child norm holds it too (norm.weight is "
+            'scale): a shared parameter goes under the first child that holds it, and "" keeps only the '
+            "parameters no child holds. named_parameters() lists the model's own first, so splitting its "
+            'names by prefix puts scale under "".'
+        )
+    _check_breakdown(call, value, expected, true_count(model), model)
 
 
 def config_argument(**fields):

@@ -17,6 +17,7 @@ from torch import nn
 __all__ = [
     "BertShape",
     "BufferedEncoder",
+    "HeldByModelAndChild",
     "PartlyFrozenClassifier",
     "SharedAcrossChildren",
     "TiedLanguageModel",
@@ -117,6 +118,31 @@ class SharedAcrossChildren(nn.Module):
             "head": v,
             "": h + 3,
         }
+
+
+class HeldByModelAndChild(nn.Module):
+    """A parameter the model holds itself and a child holds too, next to one only the model holds.
+
+    ``scale`` is registered on the model before the child ``norm`` whose weight it becomes, so
+    ``named_parameters()`` names it ``scale`` (the model's own) and skips ``norm.weight``: it still belongs
+    under ``norm``, the first child holding it. ``named_children()`` order: ``norm``, ``proj``.
+    """
+
+    def __init__(self, hidden_size: int = 10):
+        super().__init__()
+        self.init_kwargs = {"hidden_size": hidden_size}
+        self.scale = nn.Parameter(torch.ones(hidden_size))
+        self.norm = nn.LayerNorm(hidden_size)
+        self.norm.weight = self.scale
+        self.proj = nn.Linear(hidden_size, hidden_size)
+        self.offset = nn.Parameter(torch.zeros(3))
+
+    def shared_count(self) -> int:
+        return self.init_kwargs["hidden_size"]
+
+    def expected_breakdown(self) -> dict[str, int]:
+        h = self.init_kwargs["hidden_size"]
+        return {"norm": 2 * h, "proj": h * h + h, "": 3}
 
 
 class BertShape(nn.Module):
