@@ -285,6 +285,19 @@ def distillation_mistakes(
     positions = student.numel() // max(classes, 1)
     kl = _kl_per_position(student, teacher, t, t)
     mean = _masked_mean(kl, mask)
+    per_element = (
+        f"That is {classes} times too small, one factor per class: reduction='mean' divides by every "
+        "element (positions x classes). Sum the KL over the classes and average over the positions "
+        "(reduction='batchmean')."
+    )
+    if mask is not None and int(mask.bool().sum()) == 1:
+        per_element = (
+            f"That is {classes} times too small, one factor per class. With one position selected, two slips "
+            "give this number: reduction='mean' (it divides by every element, positions x classes), or the "
+            "selected rows lost their position dim (a .squeeze() on one row leaves a 1-D tensor, whose "
+            "length batchmean then divides by: the number of classes). Keep the (positions, classes) shape "
+            "and use reduction='batchmean'."
+        )
     candidates = [
         Candidate(
             _masked_mean(_kl_per_position(teacher, student, t, t), mask) * t**2,
@@ -298,12 +311,7 @@ def distillation_mistakes(
             "That is the KL times T, not T**2: the soft gradients scale as 1/T**2, so multiply by "
             f"T**2. {HINTON}",
         ),
-        Candidate(
-            mean * t**2 / classes,
-            f"That is {classes} times too small, one factor per class: reduction='mean' divides by every "
-            "element (positions x classes). Sum the KL over the classes and average over the positions "
-            "(reduction='batchmean').",
-        ),
+        Candidate(mean * t**2 / classes, per_element),
         Candidate(
             _masked_mean(_kl_per_position(student, teacher, t, 1.0), mask) * t**2,
             "That uses the teacher's probabilities at T = 1: soften the teacher with the same temperature "
