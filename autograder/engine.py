@@ -1101,7 +1101,7 @@ def _run_intake(args: argparse.Namespace, paths: list[Path], unpacked: Path) -> 
         return 2
     print(confine.describe_features(confine.features()), file=sys.stderr)
     noted_results = [SubmissionResult(found.student, [], note=found.note) for found in noted]
-    for found, result in zip(noted, noted_results):
+    for found, result in zip(noted, noted_results, strict=True):
         write_result(Path(args.out), result)
         print(found.describe(), file=sys.stderr)
     limits_module.become_subreaper()

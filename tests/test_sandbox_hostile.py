@@ -227,7 +227,7 @@ def _grade_class(user: str, root: Path) -> dict:
     marker = f"agmark{os.getpid() % 100000}{user}"
     listeners = Listeners(root)
     try:
-        ports = dict(zip(("tcp", "udp"), (int(p) for p in listeners.ports)))
+        ports = dict(zip(("tcp", "udp"), (int(p) for p in listeners.ports), strict=False))
         values = {**ports, "unix": listeners.unix_path, "abstract": listeners.abstract_name}
         values.update(marker=marker, memory_mb=MEMORY_MB)
         paths = []

@@ -90,7 +90,7 @@ def _same(a, b) -> bool:
     if type(a) is float and math.isnan(a):
         return type(b) is float and math.isnan(b)
     if type(a) is list:
-        return type(b) is list and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+        return type(b) is list and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     if type(a) is dict:
         return type(b) is dict and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     return type(a) is type(b) and a == b
@@ -175,7 +175,7 @@ def test_tensor_entries_must_cover_the_body_once_in_order():
     assert frame.loads(_payload(["L", [[*entry, 0, 8], [*entry, 8, 8]]], body))[1].tolist() == list(
         range(8, 16)
     )
-    for starts, why in (((0, 0), "overlap"), ((8, 0), "out of order"), ((0, 4), "overlap"), ((4, 8), "gap")):
+    for starts, _why in (((0, 0), "overlap"), ((8, 0), "out of order"), ((0, 4), "overlap"), ((4, 8), "gap")):
         with pytest.raises(protocol.ProtocolError, match="cover the body once"):
             frame.loads(_payload(["L", [[*entry, starts[0], 8], [*entry, starts[1], 8]]], body))
     with pytest.raises(protocol.ProtocolError, match="after the message's last tensor"):
