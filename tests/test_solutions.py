@@ -313,6 +313,13 @@ VISIBLE_MESSAGES: dict[str, tuple[str, ...] | None] = {
     ),
     "ex5-trainable-only-ignored": ("The frozen parameters (requires_grad=False) were counted",),
     "ex5-use-pooler-attribute": None,
+    "ex3-repeat-shares-the-layer": None,
+    "ex4-labels-only-where-masked": (
+        "selected tokens: 11.9% of 50,300; expected 15%",
+        "The contract: Only selected positions change",
+    ),
+    "ex5-own-first-by-prefix": None,
+    "ex5-trainable-counts-tied-twice": None,
 }
 """What the visible checks say to each catalogue mistake of ex3 to ex5 (words of its failure messages): the
 mistake by name when the observed values match its formula, else the numbers and the contract's

@@ -153,6 +153,27 @@ def _check_consistency(ids, masked, labels, call: str) -> None:
         )
 
 
+def _labels_only_at_mask(ids, masked, labels) -> str:
+    """The sentence for labels kept only where [MASK] was put, when the outputs show it, else ``""``.
+
+    The evidence: every labelled position holds [MASK], and positions with the label -100 were changed to
+    ids that are nearly all other than [MASK] (random replacements whose label was dropped; a uniform draw
+    gives [MASK] once in a vocabulary).
+    """
+    labelled = labels != -100
+    dropped = (masked != ids) & ~labelled
+    if not bool(dropped.any()) or float((masked[dropped] == MASK_ID).double().mean()) > 0.05:
+        return ""
+    if not bool((masked[labelled] == MASK_ID).all()):
+        return ""
+    return (
+        f"Every labelled position holds [MASK] ({int(labelled.sum())} of them), while {int(dropped.sum())} "
+        "positions with the label -100 were replaced by other ids: the labels seem to be kept only where "
+        "[MASK] was put. labels holds the original id at every selected position, the ones replaced by a "
+        "random id or left unchanged included (only mask_replace_prob of the selected become [MASK])."
+    )
+
+
 def _rates(ids, masked, labels):
     special = torch.isin(ids, torch.tensor(NEVER_SELECTED))
     selected = labels != -100
@@ -186,8 +207,8 @@ def test_masker_selection_rate_matches_mlm_probability(masker_class):
     masked, labels, call = mask(make(masker_class), ids, seed=8)
     rates = _rates(ids, masked, labels)
     everything = rates["selected"] / ids.numel()
-    hint = ""
-    if abs(everything - 0.15) < abs(rates["selection"] - 0.15):
+    hint = _labels_only_at_mask(ids, masked, labels)
+    if not hint and abs(everything - 0.15) < abs(rates["selection"] - 0.15):
         hint = (
             "That looks like 15% of all positions including the special ones: draw over the non-special "
             "positions only (each one with probability mlm_probability)."
@@ -243,6 +264,12 @@ def test_masker_changes_only_selected_positions(masker_class):
         recipe=RECIPE.format(_settings(mlm_probability=0.5)),
     )
     changed_unselected = (masked != ids) & (labels == -100)
+    slip = _labels_only_at_mask(ids, masked, labels)
+    if slip:
+        fail(
+            f"Called {call} and {int(changed_unselected.sum())} positions changed in masked_ids although "
+            f"their label is -100. {slip}"
+        )
     if bool(changed_unselected.any()):
         fail(
             f"Called {call} and {int(changed_unselected.sum())} positions changed in masked_ids although "
@@ -259,7 +286,8 @@ def test_masker_replaces_selected_tokens_80_10_10(masker_class):
     rates = _rates(ids, masked, labels)
     n = rates["selected"]
     observed = torch.tensor([rates["mask"], rates["random"], rates["unchanged"]], dtype=torch.float64)
-    slip = diagnose(observed, replacement_mistakes(0.8, 0.1), atol=tolerance(n) + SLACK)
+    slip = _labels_only_at_mask(ids, masked, labels)
+    slip = slip or diagnose(observed, replacement_mistakes(0.8, 0.1), atol=tolerance(n) + SLACK)
     if slip:
         fail(
             f"Called {call}: {rates['mask']:.1%} of the selected tokens became [MASK], {rates['random']:.1%} "
@@ -305,7 +333,7 @@ def ordinary_ids(*shape: int, seed: int = 0) -> torch.Tensor:
 def test_masker_selects_positions_independently(masker_class):
     rows, length, probability = 4000, 20, 0.15
     ids = ordinary_ids(rows, length, seed=23)
-    _, labels, call = mask(make(masker_class), ids, seed=24)
+    masked, labels, call = mask(make(masker_class), ids, seed=24)
     counts = (labels != -100).sum(dim=1)
     observed = torch.stack([(counts <= k).double().mean() for k in range(length + 1)])
     distance = float((observed - _binomial_cdf(length, probability)).abs().max())
@@ -318,7 +346,8 @@ def test_masker_selects_positions_independently(masker_class):
             "independent selection. Draw each position on its own (torch.bernoulli, or torch.rand(...) < p) "
             "so that the count varies from row to row."
             if fixed
-            else "Select each non-special position on its own with probability mlm_probability."
+            else _labels_only_at_mask(ids, masked, labels)
+            or "Select each non-special position on its own with probability mlm_probability."
         )
         fail(
             f"Called {call} on {rows} rows of {length} ordinary tokens: the number selected per row has "
@@ -355,18 +384,36 @@ def test_masker_can_draw_every_eligible_id(masker_class):
         random_replace_prob=1.0,
     )
     masked, labels, call = mask(masker, ids, seed=28, recipe=recipe)
-    if not bool((labels != -100).all()):
-        fail(f"Called {call}: with mlm_probability=1.0 every ordinary token is selected.")
     outside = masked[(masked < 0) | (masked >= vocab)]
     if outside.numel():
         fail(f"Called {call} and got the random id {int(outside[0])}, outside the vocabulary [0, {vocab}).")
     drawn = set(masked.unique().tolist())
     never = [token for token in range(4, vocab) if token not in drawn]
+    draws = (
+        f"{ids.numel()} draws, {int((masked != ids).sum())} of them changed the id; the ids in masked_ids: "
+        f"{sorted(drawn)}" + (f", never drawn: {never}" if never else "")
+    )
+    unlabelled = int((labels == -100).sum())
+    if unlabelled:
+        slip = ""
+        if unlabelled == ids.numel() and bool((masked != ids).any()):
+            slip = (
+                " Every label is -100 although ids were replaced: labels holds the original id at every "
+                "selected position, whatever replaced it (here no position becomes [MASK])."
+            )
+        fail(
+            f"Called {call}: {unlabelled} of the {ids.numel()} ordinary positions have the label -100 "
+            f"({draws}); with mlm_probability=1.0 every ordinary token is selected and labelled.{slip}"
+        )
     if never:
         fail(
-            f"Called {call}: {ids.numel()} random replacements and id {never[-1]} never came up (drawn: "
-            f"{sorted(drawn)}). Draw from the whole vocabulary, torch.randint(vocab_size, ...): its upper "
-            "bound is excluded already, so vocab_size - 1 would never be drawn."
+            f"Called {call}: {draws}. Every id from 4 to {vocab - 1} should come up. Draw from the whole "
+            "vocabulary, torch.randint(vocab_size, ...)"
+            + (
+                ": its upper bound is excluded already, so vocab_size - 1 would never be drawn."
+                if vocab - 1 in never
+                else "."
+            )
         )
 
 
@@ -380,7 +427,14 @@ def test_masker_honours_the_probabilities_it_is_given(masker_class):
     )
     _check_consistency(ids, masked, labels, call)
     rates = _rates(ids, masked, labels)
-    _check_rate(rates["selection"], 0.3, rates["candidates"], call=call, what="the share selected")
+    _check_rate(
+        rates["selection"],
+        0.3,
+        rates["candidates"],
+        call=call,
+        what="the share selected",
+        hint=_labels_only_at_mask(ids, masked, labels),
+    )
     for what, expected in (("mask", 0.5), ("random", 0.5), ("unchanged", 0.0)):
         _check_rate(
             rates[what], expected, rates["selected"], call=call, what=f"the share of selected tokens {what}"
