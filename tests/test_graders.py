@@ -162,7 +162,9 @@ def test_zoo_models_cross_the_protocol_unchanged(model):
     assert type(rebuilt) is type(model)
     assert rebuilt.init_kwargs == model.init_kwargs
     assert protocol.tied_groups(rebuilt) == protocol.tied_groups(model)
-    for (name, tensor), (other_name, other) in zip(model.state_dict().items(), rebuilt.state_dict().items()):
+    for (name, tensor), (other_name, other) in zip(
+        model.state_dict().items(), rebuilt.state_dict().items(), strict=True
+    ):
         assert name == other_name and torch.equal(tensor, other)
     frozen = [name for name, p in model.named_parameters() if not p.requires_grad]
     assert frozen == [name for name, p in rebuilt.named_parameters() if not p.requires_grad]

@@ -460,7 +460,9 @@ def test_halve_layers_on_our_mlm_updates_both_configs_and_takes_the_distilbert_c
     assert teacher.config.num_hidden_layers == 12 and teacher.bert.config.num_hidden_layers == 12
     for position, index in enumerate([0, 2, 4, 7, 9, 11]):
         for mine, theirs in zip(
-            student.bert.encoder.layer[position].parameters(), teacher.bert.encoder.layer[index].parameters()
+            student.bert.encoder.layer[position].parameters(),
+            teacher.bert.encoder.layer[index].parameters(),
+            strict=True,
         ):
             assert torch.equal(mine, theirs)
     assert student.cls.predictions.decoder.weight is student.bert.embeddings.word_embeddings.weight

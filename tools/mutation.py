@@ -402,7 +402,7 @@ class Grader:
             pid, status = os.waitpid(-1, os.WNOHANG)
             if pid == 0:
                 now = time.monotonic()
-                for child, (tag, _, started) in list(running.items()):
+                for child, (_tag, _, started) in list(running.items()):
                     if now - started > timeout:
                         with contextlib.suppress(ProcessLookupError):
                             os.killpg(child, signal.SIGKILL)
@@ -498,7 +498,7 @@ def same_replies(expected: Any, actual: Any, path: str = "reply") -> str | None:
         if type(expected) is not type(actual) or len(expected) != len(actual):
             left, right = type(expected).__name__, type(actual).__name__
             return f"{path}: {left} of {len(expected)} against {right} of {len(actual)}"
-        for index, (left, right) in enumerate(zip(expected, actual)):
+        for index, (left, right) in enumerate(zip(expected, actual, strict=True)):
             difference = same_replies(left, right, f"{path}[{index}]")
             if difference:
                 return difference
@@ -738,7 +738,7 @@ def print_report(report: Report) -> None:
             len(row["equivalent"]),
             len(row["surviving"]),
         ]
-        totals = [a + b for a, b in zip(totals, counts)]
+        totals = [a + b for a, b in zip(totals, counts, strict=True)]
         print(f"{exercise:<10}{counts[0]:>7}{counts[1]:>8}{counts[2]:>12}{counts[3]:>11}")
     print("-" * len(header))
     print(f"{'total':<10}{totals[0]:>7}{totals[1]:>8}{totals[2]:>12}{totals[3]:>11}")

@@ -109,7 +109,7 @@ def mask(
     value = masker(ids, **call_kwargs)
     if type(value) not in (tuple, list) or len(value) != 2:
         fail(f"Called {call} and got {describe(value)}; expected a tuple (masked_ids, labels).")
-    for what, tensor in zip(("masked_ids", "labels"), value):
+    for what, tensor in zip(("masked_ids", "labels"), value, strict=True):
         if type(tensor) is not torch.Tensor:
             fail(f"Called {call} and got, for {what}, {describe(tensor)}; expected a torch.Tensor.")
         if tensor.shape != ids.shape:
