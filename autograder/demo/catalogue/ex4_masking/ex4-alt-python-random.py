@@ -1,0 +1,57 @@
+"""ex4: RoBERTa's dynamic masking (my submission)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+from torch import Tensor
+
+import random
+
+
+class DynamicMasker:
+    """80/10/10 masking, new pattern every call."""
+
+    def __init__(self, vocab_size, mask_token_id, special_token_ids, mlm_probability=0.15,
+                 mask_replace_prob=0.8, random_replace_prob=0.1):
+        for name, p in (("mlm_probability", mlm_probability), ("mask_replace_prob", mask_replace_prob),
+                        ("random_replace_prob", random_replace_prob)):
+            if not 0.0 <= p <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {p}")
+        if mask_replace_prob + random_replace_prob > 1.0 + 1e-9:
+            raise ValueError("mask_replace_prob + random_replace_prob must be <= 1")
+        self.vocab_size = vocab_size
+        self.mask_token_id = mask_token_id
+        self.special = sorted(set(int(t) for t in special_token_ids) | {int(mask_token_id)})
+        self.p = mlm_probability
+        self.m = mask_replace_prob
+        self.r = random_replace_prob
+
+    def _special(self, input_ids):
+        special = torch.zeros(input_ids.shape, dtype=torch.bool, device=input_ids.device)
+        for token in self.special:
+            special |= input_ids == token
+        return special
+
+    def __call__(self, input_ids, generator=None):
+        seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
+        rng = random.Random(seed)
+        special = set(self.special)
+        flat_in = input_ids.reshape(-1).tolist()
+        out, labels = [], []
+        for token in flat_in:
+            if token in special or rng.random() >= self.p:
+                out.append(token)
+                labels.append(-100)
+                continue
+            labels.append(token)
+            action = rng.random()
+            if action < self.m:
+                out.append(self.mask_token_id)
+            elif action < self.m + self.r:
+                out.append(rng.randrange(self.vocab_size))
+            else:
+                out.append(token)
+        as_tensor = lambda values: torch.tensor(values, dtype=input_ids.dtype, device=input_ids.device).reshape(input_ids.shape)
+        return as_tensor(out), as_tensor(labels)
