@@ -222,7 +222,7 @@ def check_release() -> list[str]:
 _GRADE_SCRIPT = """
 import json, sys
 import pytest
-from autograder.collect import ChecksPlugin
+from autograder.grading.plugin import ChecksPlugin
 graders, folder, collect_only = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
 plugin = ChecksPlugin()
 args = [graders, "-q", "-p", "no:cacheprovider", "-o", "addopts=", "--submission-dir", folder]
@@ -343,7 +343,7 @@ _CATALOGUE_SCRIPT = """
 import json, sys, tempfile
 from pathlib import Path
 from autograder.demo.catalogue import WRONG
-from autograder.engine import grade_submissions
+from autograder.grading import grade_submissions
 root = Path(tempfile.mkdtemp(prefix="dev-catalogue-"))
 paths = [entry.write(root / entry.student) for entry in WRONG]
 results = grade_submissions(paths, root / "out", jobs=2, force=True)

@@ -31,7 +31,7 @@ from autograder.course.gradebook import cell_grades, gradebook_url
 from autograder.course.nbgrader_cli import nbgrader_environment
 from autograder.course.settings import ASSIGNMENT_ID, CELL_TIMEOUT_SECONDS, SUBMISSION_FILENAME_REGEXP
 from autograder.course.solved import solved_copy
-from autograder.intake import read_roster
+from autograder.grading.intake import read_roster
 from autograder.layout import EXERCISES_DIR, REPO_ROOT, SOLUTIONS_DIR
 
 SOURCE_NOTEBOOK = SOLUTIONS_DIR / "walkthrough.ipynb"

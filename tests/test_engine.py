@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import engine
+from autograder import grading as engine
 from autograder.cli import main
 from autograder.layout import EXERCISES, EXERCISES_DIR, SOLUTIONS_DIR
 
@@ -191,7 +191,7 @@ def test_each_results_file_records_what_graded_it(graded, toy, tmp_path):
     graded_with = [json.loads(path.read_text())["extra_data"]["provenance"] for path in results]
     assert graded_with and all(entry == graded_with[0] for entry in graded_with)
     entry = graded_with[0]
-    limits = engine._limits(20, 2048, 300)
+    limits = engine.make_limits(20, 2048, 300)
     assert entry["graders_sha256"] == engine.provenance(toy, limits)["graders_sha256"]
     assert entry["torch_version"] and entry["package_version"]
     assert set(entry["sandbox"]) >= {"landlock_abi", "namespaces", "seccomp_no_sockets_no_processes"}
@@ -405,7 +405,9 @@ def test_a_late_pass_that_dies_costs_only_the_checks_it_grades(tmp_path, class_d
 
     module = late_module(tmp_path)
     graders = write_toy_graders(tmp_path, {"ex3": LATE_EX3.format(module=module)})
-    monkeypatch.setattr(engine, "_late_pass", lambda *args: os._exit(3))
+    from autograder.grading import late
+
+    monkeypatch.setattr(late, "_late_pass", lambda *args: os._exit(3))
     (result,) = engine.grade_submissions([class_dir / "alice"], tmp_path / "out", graders_dir=graders)
     late = next(c for c in result.checks if c.name.endswith("with_the_module_loaded"))
     assert not late.passed and f"checks that need {module} ended" in late.message
@@ -424,10 +426,11 @@ def test_the_engine_grades_without_importing_transformers():
     import subprocess
     import sys
 
-    code = "import sys\nfrom autograder import engine\nengine.prepare()\nprint('transformers' in sys.modules)"
+    code = "import sys\nfrom autograder.grading import prepare\n"
+    code += "prepare()\nprint('transformers' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
     engine.prepare()
-    late = engine.late_checks()
+    late = engine.prepare().needs
     assert late and set(late.values()) == {("transformers",)}
     assert ("ex3", "test_halve_layers_works_on_transformers_models") in late

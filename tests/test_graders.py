@@ -18,8 +18,8 @@ import torch
 from autograder import protocol
 from autograder.demo.catalogue import ALTERNATIVES, DEMO_MISTAKES, HOLLOW, WRONG, Alternative, Hollow, Mistake
 from autograder.demo.classroom import copy_exercise_files
-from autograder.engine import grade_submissions
 from autograder.graders import zoo
+from autograder.grading import grade_submissions
 from autograder.layout import EXERCISES, EXERCISES_DIR, GRADERS_DIR, POINTS_PER_EXERCISE, SOLUTIONS_DIR
 
 if sys.version_info >= (3, 11):
@@ -237,7 +237,7 @@ def _toy_folder(tmp_path, source: str):
 
 
 def _run_toy_graders(tmp_path, source: str, *, whole: bool = False):
-    from autograder.collect import ChecksPlugin
+    from autograder.grading.plugin import ChecksPlugin
 
     plugin = ChecksPlugin(whole=whole)
     folder = _toy_folder(tmp_path, source)
@@ -290,7 +290,7 @@ def test_a_side_check_earns_its_points_once_the_check_it_requires_passes(tmp_pat
     ids=["required-later", "required-unknown", "required-by-a-late-check"],
 )
 def test_a_misplaced_requirement_is_a_grader_bug(tmp_path, source, problem):
-    from autograder.collect import ChecksPlugin
+    from autograder.grading.plugin import ChecksPlugin
 
     plugin = ChecksPlugin(whole=True)
     folder = _toy_folder(tmp_path, source)
@@ -346,7 +346,7 @@ def coverage_table() -> list[dict]:
 
 
 def collected_checks() -> set[str]:
-    from autograder.collect import ChecksPlugin
+    from autograder.grading.plugin import ChecksPlugin
 
     plugin = ChecksPlugin(whole=True)
     code = pytest.main([str(GRADERS_DIR), "--collect-only", "-q", "-p", "no:cacheprovider"], plugins=[plugin])

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import engine
+from autograder import grading
 from autograder.layout import EXERCISES, SOLUTIONS_DIR
 
 SOLUTION_EX1 = (SOLUTIONS_DIR / "ex1_softmax.py").read_text()
@@ -233,7 +233,7 @@ def batch(tmp_path_factory):
     (extras / "exercises").mkdir()
     (extras / "exercises" / "model.py").write_text("BertModel = None\n")
     paths.append(extras)
-    results = engine.grade_submissions(paths, out, jobs=2, timeout=3, submission_timeout=240, memory_mb=1024)
+    results = grading.grade_submissions(paths, out, jobs=2, timeout=3, submission_timeout=240, memory_mb=1024)
     yield out, {r.student: r for r in results}, marker
 
 

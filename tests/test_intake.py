@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import engine, intake
+from autograder import grading
 from autograder.cli import build_parser, main
+from autograder.grading import intake
 from autograder.layout import EXERCISES, EXERCISES_DIR, SOLUTIONS_DIR
 from autograder.results import SubmissionResult, gradescope_json
 
@@ -271,7 +272,7 @@ def test_bad_options_are_refused_by_the_parser_in_one_line(option, message, caps
 
 
 def test_a_timed_out_result_is_noted_and_not_kept_as_a_finished_grade():
-    stopped = SubmissionResult("slow", [], error=engine.STOPPED.format(seconds=4))
+    stopped = SubmissionResult("slow", [], error=grading.STOPPED.format(seconds=4))
     assert stopped.row_note == "timed out" and not stopped.finished
     assert SubmissionResult("fine", []).finished
     assert not SubmissionResult("gone", [], note="not submitted").finished
@@ -291,7 +292,7 @@ def test_grading_a_canvas_download_writes_a_row_and_one_line_per_student_with_th
     (tmp_path / "ivy").mkdir()
     out = tmp_path / "out"
     # An earlier run stopped jdoe at the time limit: that row is graded again, not kept.
-    stopped = SubmissionResult("jdoe", [], error=engine.STOPPED.format(seconds=4))
+    stopped = SubmissionResult("jdoe", [], error=grading.STOPPED.format(seconds=4))
     (out / "results").mkdir(parents=True)
     (out / "results" / "jdoe.json").write_text(json.dumps(gradescope_json(stopped)))
 

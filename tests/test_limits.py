@@ -141,8 +141,8 @@ def test_a_worker_forgets_project_modules_the_graders_imported_late(tmp_path):
     import torch
 
     import autograder.worker  # noqa: F401  (a confined worker cannot read it from the repository)
-    from autograder import engine, sandbox
-    from autograder.staging import stage
+    from autograder import grading, sandbox
+    from autograder.grading.staging import stage
     from autograder.submission import Submission
 
     sys.modules.pop("solutions.ex5_params", None)
@@ -154,7 +154,7 @@ def test_a_worker_forgets_project_modules_the_graders_imported_late(tmp_path):
     staged = Path(tempfile.mkdtemp(prefix="ag-test-"))  # as the engine stages: readable by nobody
     try:
         stage(source, staged)
-        engine._make_readable(staged)
+        grading.make_readable(staged)
         connection = sandbox.SandboxConnection(staged, limits.Limits(call_timeout=20))
         try:
             present = Submission(connection).ex1.softmax_with_temperature(torch.zeros(1))

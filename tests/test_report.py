@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from autograder import engine
-from autograder.collect import CheckResult
+from autograder import grading
 from autograder.layout import SOLUTIONS_DIR
 from autograder.results import SubmissionResult, misconceptions, report_html, score_bins, write_result
+from autograder.results.model import CheckResult
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -112,7 +112,7 @@ def graded_class(tmp_path: Path) -> Path:
     ]
     out = tmp_path / "out"
     write_result(out, SubmissionResult("hal", [], note="not submitted"))
-    engine.grade_submissions(paths, out, jobs=2)
+    grading.grade_submissions(paths, out, jobs=2)
     return out
 
 

@@ -89,16 +89,16 @@ from pathlib import Path
 import torch
 
 import autograder.worker  # noqa: F401
-from autograder import engine, sandbox
+from autograder import grading, sandbox
 from autograder.sandbox.limits import Limits
-from autograder.staging import stage
+from autograder.grading.staging import stage
 from autograder.submission import Submission
 
 source, argument = Path(sys.argv[1]), [float(x) for x in json.loads(sys.argv[2])]
 staged = Path(tempfile.mkdtemp(prefix="ag-test-"))
 try:
     stage(source, staged)
-    engine._make_readable(staged)
+    grading.make_readable(staged)
     connection = sandbox.SandboxConnection(staged, Limits(call_timeout=20))
     try:
         value = Submission(connection).ex1.softmax_with_temperature(torch.tensor(argument))
@@ -290,9 +290,9 @@ from pathlib import Path
 import torch
 
 import autograder.worker  # noqa: F401
-from autograder import engine, sandbox
+from autograder import grading, sandbox
 from autograder.sandbox.limits import Limits
-from autograder.staging import stage
+from autograder.grading.staging import stage
 from autograder.submission import Submission
 
 marker = sys.argv[3]
@@ -316,7 +316,7 @@ for source in sys.argv[1:3]:
     staged = Path(tempfile.mkdtemp(prefix="ag-test-"))
     folders.append(staged)
     stage(Path(source), staged)
-    engine._make_readable(staged)
+    grading.make_readable(staged)
     connections.append(sandbox.SandboxConnection(staged, limits))
 holder, threads = connections
 report = {"made": int(Submission(holder).ex1.softmax_with_temperature(torch.zeros(1))[0])}

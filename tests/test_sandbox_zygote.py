@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from autograder import engine, sandbox
+from autograder import grading, sandbox
+from autograder.grading.staging import stage
 from autograder.sandbox.limits import Limits
-from autograder.staging import stage
 from autograder.submission import Submission
 
 GRADER_MODULES = ("autograder.graders.test_ex1_softmax", "autograder.graders.test_ex2_distillation")
@@ -39,7 +39,8 @@ import torch
 
 MARKER = {backwards!r}[::-1]  # so that this file's text does not hold the marker itself
 GRADER_PREFIXES = ("autograder.graders.test_", "autograder.graders.support", "autograder.graders.conftest",
-                   "autograder.engine", "autograder.collect", "pytest", "_pytest", "solutions.ex")
+                   "autograder.grading.batch", "autograder.grading.plugin", "pytest", "_pytest",
+                   "solutions.ex")
 
 
 def _grader_name(name):
@@ -104,7 +105,7 @@ def softmax_with_temperature(logits, temperature=1.0, dim=-1):
 def _staged(source: Path) -> Path:
     staged = Path(tempfile.mkdtemp(prefix="ag-test-"))
     stage(source, staged)
-    engine._make_readable(staged)
+    grading.make_readable(staged)
     return staged
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import engine
+from autograder import grading
 from autograder.layout import EXERCISES, SOLUTIONS_DIR
 
 SOLUTION_EX1 = (SOLUTIONS_DIR / "ex1_softmax.py").read_text()
@@ -201,7 +201,7 @@ def batch(tmp_path_factory):
             "ex3_layers.py": _ex3(forgery, returns_a_copy="copy" in honest),
         }
         paths.append(_write(root / "class" / name, files))
-    results = engine.grade_submissions(
+    results = grading.grade_submissions(
         paths, root / "out", jobs=2, timeout=20, submission_timeout=240, memory_mb=1024
     )
     return {result.student: result for result in results}

@@ -5,7 +5,7 @@ its core operators apply in ``solutions/exN_*.py`` (binary, comparison and unary
 literals and operators, numbers, exception handlers, ``for`` loops, decorators) into a session
 database. Each mutant is then graded the way ``pytest autograder/graders --submission-dir DIR`` grades a
 trusted folder: the mutated file with the other solution files, in-process, by its exercise's grader
-file and :class:`autograder.collect.ChecksPlugin` (the engine's points, gating included). One warm
+file and :class:`autograder.grading.plugin.ChecksPlugin` (the engine's points, gating included). One warm
 process imports torch and ``transformers``, collects the graders and builds their shared inputs once,
 then forks a child per mutant (``--jobs`` at a time); the mutated file is only ever written to a
 temporary folder, never over ``solutions/``.
@@ -296,9 +296,9 @@ class Grader:
         torch.set_num_threads(1)
         with contextlib.suppress(ImportError):
             import transformers  # noqa: F401  (the checks marked needs("transformers") run in the children)
-        from autograder.collect import ChecksPlugin
-        from autograder.engine import PYTEST_ARGS
-        from autograder.staging import PACKAGE, stage
+        from autograder.grading.plan import PYTEST_ARGS
+        from autograder.grading.plugin import ChecksPlugin
+        from autograder.grading.staging import PACKAGE, stage
         from autograder.submission import LocalConnection
 
         self.pytest_args = [*PYTEST_ARGS, "--rootdir", str(ROOT)]  # the engine's: the same pytest plugins
@@ -344,8 +344,8 @@ class Grader:
         import pytest
         import torch
 
-        from autograder.collect import ChecksPlugin
-        from autograder.staging import stage
+        from autograder.grading.plugin import ChecksPlugin
+        from autograder.grading.staging import stage
         from autograder.submission import LocalConnection
 
         gc.set_threshold(50_000, 50, 100)

@@ -4,7 +4,7 @@ Accepted, one or more paths at once:
 
 - an LMS download (a zip or its unpacked folder) holding ``<student>_walkthrough.ipynb`` or
   ``<student>/walkthrough.ipynb`` at any depth, also ``<student>/exercises/walkthrough.ipynb``;
-- a Canvas or Moodle bulk download (:mod:`autograder.intake`), mapped to student ids by a roster;
+- a Canvas or Moodle bulk download (:mod:`autograder.grading.intake`), mapped to student ids by a roster;
 - a folder or zip per student (named after the student) with ``walkthrough.ipynb`` at the top or one
   level down (``exercises/`` or ``exercises.zip`` inside): what ``python -m exercises.handin`` writes.
 
@@ -20,7 +20,7 @@ import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from autograder import intake
+from autograder.grading import intake
 
 from .course_dir import submitted_students
 from .nbgrader_cli import run_nbgrader

@@ -118,7 +118,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the chosen ``course`` verb; returns the exit status."""
-    from autograder.intake import IntakeError
+    from autograder.grading.intake import IntakeError
 
     from .autograde import CourseError
     from .collect import CollectError
@@ -163,7 +163,7 @@ def _release(args: argparse.Namespace) -> int:
 
 
 def _collect(args: argparse.Namespace) -> int:
-    from autograder.intake import read_roster
+    from autograder.grading.intake import read_roster
 
     from .collect import check_paths, collect_zip
     from .course_dir import ensure_course

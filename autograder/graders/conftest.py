@@ -29,7 +29,7 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers",
         "requires(check, ...): a side-property check whose points count only when these earlier checks of "
-        "the same exercise pass (see autograder/collect.py)",
+        "the same exercise pass (see autograder/grading/plugin.py)",
     )
     config.addinivalue_line(
         "markers",
@@ -45,7 +45,7 @@ def submission(request) -> Submission:
         folder = request.config.getoption("--submission-dir")
         if folder is None:
             pytest.exit("no submission: run the graders through `python -m autograder grade`", returncode=4)
-        from autograder.staging import PACKAGE, stage
+        from autograder.grading.staging import PACKAGE, stage
 
         staged = stage(Path(folder), Path(tempfile.mkdtemp(prefix="ag-dev-")))
         sys.path.insert(0, str(staged))

@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from autograder import intake
+from autograder.grading import intake
 
 if TYPE_CHECKING:
     from autograder.results import SubmissionResult
@@ -25,16 +25,17 @@ def grade_upload(upload: Path, student: str) -> SubmissionResult:
     """Grade the exercise files found in ``upload`` (a platform's folder of uploaded files).
 
     The files may be at the top, one level down (``exercises/``), or in a zip (``exercises.zip``,
-    ``STUDENT_ID.zip`` as ``python -m exercises.handin`` writes it): every layout :mod:`autograder.intake`
-    accepts for one student. An upload without any of them gets a result with a note and no check.
+    ``STUDENT_ID.zip`` as ``python -m exercises.handin`` writes it): every layout
+    :mod:`autograder.grading.intake` accepts for one student. An upload without any of them gets a result
+    with a note and no check.
 
     Raises:
         PlatformError: ``upload`` is not a folder, or the graders are broken.
     """
     if not upload.is_dir():
         raise PlatformError(f"{upload}: the submission folder does not exist")
-    from autograder import engine
-    from autograder.collect import GraderBug
+    from autograder import grading
+    from autograder.grading.plugin import GraderBug
     from autograder.results import SubmissionResult
     from autograder.sandbox import limits as limits_module
 
@@ -46,7 +47,7 @@ def grade_upload(upload: Path, student: str) -> SubmissionResult:
             return SubmissionResult(student, [], note=note)
         limits_module.become_subreaper()
         try:
-            result = engine.grade_one(found.source)
+            result = grading.grade_one(found.source)
         except GraderBug as exc:
             raise PlatformError(f"the graders are broken: {exc}") from None
     result.student = student

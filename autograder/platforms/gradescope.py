@@ -28,7 +28,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from autograder import intake
+from autograder.grading import intake
 from autograder.layout import EXERCISES, REPO_ROOT
 
 from .common import PlatformError, fail, grade_upload, upload_listing, write_results

@@ -25,8 +25,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import intake
 from autograder.course.settings import ASSIGNMENT_ID as NOTEBOOK_ASSIGNMENT
+from autograder.grading import intake
 
 DEFAULT_TITLE = "DistilBERT and RoBERTa exercises"
 DEFAULT_NOTEBOOK_TITLE = "DistilBERT and RoBERTa walk-through"

@@ -20,11 +20,12 @@ from .model import (
 from .report import Misconception, misconceptions, report_html, score_bins
 from .store import (
     RESULTS_FOLDER,
+    ResultsFolder,
+    UnreadableResult,
     read_all_results,
     read_result,
     result_path,
     write_atomic,
-    write_outputs,
     write_result,
 )
 from .table import CSV_HEADER, grades_csv, summary_table
@@ -36,7 +37,9 @@ __all__ = [
     "STOPPED_AT_LIMIT",
     "TIMED_OUT",
     "Misconception",
+    "ResultsFolder",
     "SubmissionResult",
+    "UnreadableResult",
     "exercise_means",
     "from_gradescope_json",
     "grades_csv",
@@ -51,6 +54,5 @@ __all__ = [
     "summary_line",
     "summary_table",
     "write_atomic",
-    "write_outputs",
     "write_result",
 ]

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from autograder.collect import CheckResult
 from autograder.layout import MAX_TOTAL
+from autograder.results.model import CheckResult
 
 from .model import SubmissionResult, number, summary_line
 

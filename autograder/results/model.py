@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from autograder.collect import CheckResult
 from autograder.layout import EXERCISES, MAX_TOTAL, POINTS_PER_EXERCISE
 
 NOT_SUBMITTED = "not submitted"
 TIMED_OUT = "timed out"
-# The engine's words for a submission stopped at --submission-timeout (engine.STOPPED).
+# The engine's words for a submission stopped at --submission-timeout (autograder.grading.processes.STOPPED).
 STOPPED_AT_LIMIT = "the limit per submission"
 NOT_STARTED_MARK = "not started yet"
 
@@ -19,6 +18,36 @@ FAILING = "failing"
 NOT_STARTED = "not started"
 NO_SUBMISSION = "no submission"
 STATUSES = (DONE, FAILING, NOT_STARTED, NO_SUBMISSION)
+
+
+@dataclass
+class CheckResult:
+    """One hidden check's outcome for one submission."""
+
+    exercise: str
+    name: str
+    points: float
+    max_points: float
+    passed: bool
+    message: str
+    diagnosis: str = ""
+    """For a failed check, the misconception the graders named (a sentence of :mod:`solutions.diagnosis`
+    found in the message), or "" when they named none."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CheckResult:
+        return cls(
+            exercise=str(data["exercise"]),
+            name=str(data["name"]),
+            points=float(data["points"]),
+            max_points=float(data["max_points"]),
+            passed=bool(data["passed"]),
+            message=str(data["message"]),
+            diagnosis=str(data.get("diagnosis", "")),
+        )
 
 
 @dataclass

@@ -15,8 +15,8 @@ import html
 import re
 from dataclasses import dataclass, field
 
-from autograder.collect import CheckResult
 from autograder.layout import EXERCISES, MAX_TOTAL, POINTS_PER_EXERCISE
+from autograder.results.model import CheckResult
 
 from .model import (
     NOT_STARTED_MARK,

@@ -34,11 +34,11 @@ from pathlib import Path
 from typing import Any
 
 from autograder import protocol
+from autograder.grading.staging import PACKAGE
 from autograder.layout import EXERCISE_BY_ID
 from autograder.sandbox import confine
 from autograder.sandbox import limits as limits_module
 from autograder.sandbox.limits import Limits
-from autograder.staging import PACKAGE
 
 WORKER_FAILED_TO_START = 70
 
@@ -407,7 +407,7 @@ WORKER_MODULES = frozenset(
         "autograder.sandbox.confine",
         "autograder.sandbox.limits",
         "autograder.sandbox.process",
-        "autograder.staging",
+        "autograder.grading.staging",
         "autograder.worker",
         "autograder.graders",
         "autograder.graders.zoo",

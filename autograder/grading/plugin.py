@@ -22,13 +22,13 @@ from __future__ import annotations
 import re
 import traceback
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from typing import Any
 
 import pytest
 
 from autograder import protocol
 from autograder.layout import EXERCISE_BY_ID, EXERCISES, EXPECTED_RETURN, POINTS_PER_EXERCISE
+from autograder.results.model import CheckResult
 from solutions.diagnosis import NAMED
 
 GRADER_FILE = re.compile(r"^test_(ex\d+)_\w*\.py$")
@@ -39,36 +39,6 @@ MESSAGE_CHARS = 1500
 
 class GraderBug(Exception):
     """The graders themselves are wrong (points do not add up, a file does not collect)."""
-
-
-@dataclass
-class CheckResult:
-    """One hidden check's outcome for one submission."""
-
-    exercise: str
-    name: str
-    points: float
-    max_points: float
-    passed: bool
-    message: str
-    diagnosis: str = ""
-    """For a failed check, the misconception the graders named (a sentence of :mod:`solutions.diagnosis`
-    found in the message), or "" when they named none."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> CheckResult:
-        return cls(
-            exercise=str(data["exercise"]),
-            name=str(data["name"]),
-            points=float(data["points"]),
-            max_points=float(data["max_points"]),
-            passed=bool(data["passed"]),
-            message=str(data["message"]),
-            diagnosis=str(data.get("diagnosis", "")),
-        )
 
 
 def exercise_of(filename: str) -> str | None:
