@@ -8,9 +8,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from .checking import check_raises, check_tensor, describe_call
-from .diagnosis import explain, softmax_mistakes
 from .ex1_softmax import softmax_with_temperature
+from .support.checking import check_raises, check_tensor, describe_call
+from .support.diagnosis import explain, softmax_mistakes
 
 pytestmark = pytest.mark.ex1
 

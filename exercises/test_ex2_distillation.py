@@ -6,9 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from .checking import check_raises, check_tensor, describe_call
-from .diagnosis import distillation_mistakes, explain, student_loss_mistakes
 from .ex2_distillation import distillation_loss, student_loss
+from .support.checking import check_raises, check_tensor, describe_call
+from .support.diagnosis import distillation_mistakes, explain, student_loss_mistakes
 
 pytestmark = pytest.mark.ex2
 

@@ -7,10 +7,16 @@ import dataclasses
 import pytest
 import torch
 
-from .checking import check_raises, check_tensor, describe_call, raise_if_not_started
-from .diagnosis import clause, explain, held_teacher_layers, layer_choice_mistakes, layer_index_mistakes
 from .ex3_layers import halve_layers, student_layer_indices
 from .model import BertConfig, BertForMaskedLM, BertModel
+from .support.checking import check_raises, check_tensor, describe_call, raise_if_not_started
+from .support.diagnosis import (
+    clause,
+    explain,
+    held_teacher_layers,
+    layer_choice_mistakes,
+    layer_index_mistakes,
+)
 
 pytestmark = pytest.mark.ex3
 

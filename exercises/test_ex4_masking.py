@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
-from .checking import check_raises, check_tensor, describe
-from .diagnosis import clause, explain, replacement_mistakes
 from .ex4_masking import DynamicMasker
+from .support.checking import check_raises, check_tensor, describe
+from .support.diagnosis import clause, explain, replacement_mistakes
 
 pytestmark = pytest.mark.ex4
 

@@ -51,13 +51,13 @@ def _parser() -> argparse.ArgumentParser:
 def _exercise_ids() -> list[str]:
     from importlib import import_module
 
-    return list(import_module(f"{PACKAGE}.conftest").EXERCISES)
+    return list(import_module(f"{PACKAGE}.support.progress").EXERCISES)
 
 
 def _saved_progress() -> dict[str, dict]:
     from importlib import import_module
 
-    return import_module(f"{PACKAGE}.conftest").read_saved_progress()
+    return import_module(f"{PACKAGE}.support.progress").read_saved_progress()
 
 
 def _hints() -> dict[str, tuple[str, ...]]:

@@ -10,10 +10,10 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from .checking import describe, raise_if_not_started
-from .diagnosis import breakdown_mistakes, count_mistakes, explain, formula_mistakes
 from .ex5_params import bert_parameter_count, count_parameters, parameter_breakdown
 from .model import BertConfig, BertForMaskedLM, BertModel
+from .support.checking import describe, raise_if_not_started
+from .support.diagnosis import breakdown_mistakes, count_mistakes, explain, formula_mistakes
 
 pytestmark = pytest.mark.ex5
 

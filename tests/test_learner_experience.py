@@ -21,7 +21,7 @@ import pytest
 
 from autograder.layout import EXERCISES, REPO_ROOT
 from autograder.release import BUNDLE_TEMPLATES_DIR, build_bundle
-from solutions.checking import is_untouched_stub, raise_if_not_started
+from solutions.support.checking import is_untouched_stub, raise_if_not_started
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -477,7 +477,7 @@ def test_messages_use_the_real_folder_name(bundle):
 
 
 def test_plugin_table_and_bundle_markers_agree_with_the_layout():
-    import solutions.conftest as plugin
+    import solutions.support.progress as plugin
 
     assert plugin.EXERCISES == {ex.id: (ex.module, ex.topic) for ex in EXERCISES}
     project = tomllib.loads((BUNDLE_TEMPLATES_DIR / "pyproject.toml").read_text(encoding="utf-8"))

@@ -96,7 +96,7 @@ def test_gradescope_bundle_holds_the_graders_and_given_code_but_no_solution(tmp_
     assert modes["run_autograder"] & 0o111 and modes["setup.sh"] & 0o111
     for exercise in EXERCISES:
         assert f"autograder/graders/test_{exercise.module}.py" in names
-    assert {"solutions/model.py", "solutions/checking.py", "solutions/diagnosis.py"} <= names
+    assert {"solutions/model.py", "solutions/support/checking.py", "solutions/support/diagnosis.py"} <= names
     solution_files = {name for name in names if name.startswith("solutions/")}
     assert solution_files == {f"solutions/{name}" for name in gradescope.GIVEN_SOLUTION_FILES}
     assert not [name for name in names if name.startswith(("autograder/course/", "autograder/demo/"))]
@@ -222,9 +222,9 @@ def test_prairielearn_grader_has_image_entrypoint_and_a_question_using_them(tmp_
     assert os.access(out / "grader-image" / "entrypoint", os.X_OK)
     source = out / "grader-image" / "source"
     assert (source / "autograder" / "graders" / "test_ex2_distillation.py").is_file()
-    assert sorted(path.name for path in (source / "solutions").iterdir()) == sorted(
-        gradescope.GIVEN_SOLUTION_FILES
-    )
+    solutions = source / "solutions"
+    shipped = [path.relative_to(solutions).as_posix() for path in solutions.rglob("*") if path.is_file()]
+    assert sorted(shipped) == sorted(gradescope.GIVEN_SOLUTION_FILES)
 
 
 def test_prairielearn_refuses_to_write_into_an_unrelated_folder(tmp_path):

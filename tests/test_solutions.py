@@ -1,6 +1,6 @@
 """The solutions: they pass their visible checks, agree with transformers, and reject bad inputs by name.
 
-Also the shared check helpers (``solutions/checking.py``), the hints command, and the visible checks'
+Also the shared check helpers (``solutions/support/checking.py``), the hints command, and the visible checks'
 messages on known slips (a copy of the solutions with one classic mistake per exercise).
 """
 
@@ -24,7 +24,13 @@ import transformers
 from autograder.demo.catalogue import WRONG
 from autograder.layout import EXERCISES, REPO_ROOT, SOLUTIONS_DIR
 from solutions import hints
-from solutions.checking import (
+from solutions.ex1_softmax import softmax_with_temperature
+from solutions.ex2_distillation import distillation_loss, student_loss
+from solutions.ex3_layers import halve_layers, student_layer_indices
+from solutions.ex4_masking import DynamicMasker
+from solutions.ex5_params import bert_parameter_count, count_parameters, parameter_breakdown
+from solutions.model import BertConfig, BertForMaskedLM, BertModel
+from solutions.support.checking import (
     check_raises,
     check_tensor,
     describe,
@@ -33,12 +39,6 @@ from solutions.checking import (
     not_started_exercise,
     relative_error,
 )
-from solutions.ex1_softmax import softmax_with_temperature
-from solutions.ex2_distillation import distillation_loss, student_loss
-from solutions.ex3_layers import halve_layers, student_layer_indices
-from solutions.ex4_masking import DynamicMasker
-from solutions.ex5_params import bert_parameter_count, count_parameters, parameter_breakdown
-from solutions.model import BertConfig, BertForMaskedLM, BertModel
 
 VISIBLE_CHECKS = 41
 """How many visible checks (parametrized cases included) `pytest solutions` runs."""
@@ -139,6 +139,7 @@ def copy_solutions_with(package: Path, replacements: dict[str, tuple[str, str]])
     for path in SOLUTIONS_DIR.glob("*.py"):
         if path.name != "conftest.py":
             shutil.copyfile(path, package / path.name)
+    shutil.copytree(SOLUTIONS_DIR / "support", package / "support")
     for filename, (correct, slip) in replacements.items():
         source = (package / filename).read_text()
         assert source.count(correct) == 1, f"{filename} no longer contains {correct!r}: update the slips"
@@ -344,6 +345,7 @@ def test_visible_checks_name_each_catalogue_mistake_of_ex3_to_ex5(tmp_path):
             )
             if path.name != "conftest.py" and not other_checks:
                 shutil.copyfile(path, package / path.name)
+        shutil.copytree(SOLUTIONS_DIR / "support", package / "support")
         (package / mistake.filename).write_text(mistake.exercise_source())
         student_of[package.name] = mistake.student
     report = tmp_path / "visible.xml"

@@ -1,9 +1,9 @@
 """Helpers the hidden graders share: how a failed check speaks, how an expected exception is checked.
 
-Tensor comparison and call descriptions come from :mod:`solutions.checking`, and naming the misconception
-behind a wrong value from :mod:`solutions.diagnosis` (both shared with the visible self-checks); this
-module adds what only the graders need: checking that a call raised the right exception, exact plain
-types, and inputs built once.
+Tensor comparison and call descriptions come from :mod:`solutions.support.checking`, and naming the
+misconception behind a wrong value from :mod:`solutions.support.diagnosis` (both shared with the visible
+self-checks); this module adds what only the graders need: checking that a call raised the right
+exception, exact plain types, and inputs built once.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from autograder import protocol
-from solutions.checking import check_tensor, describe, describe_call, relative_error
+from solutions.support.checking import check_tensor, describe, describe_call, relative_error
 
 __all__ = [
     "check_tensor",

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from autograder.graders.support import check_tensor, describe_call, expect_value_error, fail
-from solutions.diagnosis import Candidate, diagnose, explain, softmax_mistakes
+from solutions.support.diagnosis import Candidate, diagnose, explain, softmax_mistakes
 
 NAME = "softmax_with_temperature"
 

@@ -5,7 +5,7 @@ seeds (equal to ``F.kl_div(F.log_softmax(s / T), F.softmax(t / T), reduction="ba
 2-D logits) and ``F.cross_entropy``, compared in the input's dtype. Every property is checked on the
 paths a learner's code may branch on: default and explicit arguments, T = 1, T < 1 and T > 1, with and
 without a mask (through ``distillation_loss`` and through ``student_loss``), 2-D and 3-D, float32 and
-float64. A wrong value is named by :mod:`solutions.diagnosis` only when it matches a known slip.
+float64. A wrong value is named by :mod:`solutions.support.diagnosis` only when it matches a known slip.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from autograder.graders.support import (
     expect_value_error,
     fail,
 )
-from solutions.diagnosis import Candidate, distillation_mistakes, explain, student_loss_mistakes
+from solutions.support.diagnosis import Candidate, distillation_mistakes, explain, student_loss_mistakes
 
 LOSS = "distillation_loss"
 STUDENT = "student_loss"

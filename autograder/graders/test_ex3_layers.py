@@ -23,7 +23,7 @@ from autograder.graders.support import (
     shared_input,
     warm_up,
 )
-from solutions.diagnosis import explain, layer_index_mistakes
+from solutions.support.diagnosis import explain, layer_index_mistakes
 
 INDICES = "student_layer_indices"
 HALVE = "halve_layers"

@@ -45,7 +45,7 @@ import torch
 
 from autograder import protocol
 from autograder.graders.support import describe, fail, shared_input, warm_up
-from solutions.diagnosis import diagnose, replacement_mistakes
+from solutions.support.diagnosis import diagnose, replacement_mistakes
 
 VOCAB_SIZE = 1000
 MASK_ID = 103

@@ -24,7 +24,13 @@ from autograder.graders.support import (
     shared_input,
     warm_up,
 )
-from solutions.diagnosis import breakdown_mistakes, count_mistakes, diagnose, explain, formula_mistakes
+from solutions.support.diagnosis import (
+    breakdown_mistakes,
+    count_mistakes,
+    diagnose,
+    explain,
+    formula_mistakes,
+)
 
 COUNT = "count_parameters"
 BREAKDOWN = "parameter_breakdown"

@@ -29,7 +29,7 @@ import pytest
 from autograder import protocol
 from autograder.layout import EXERCISE_BY_ID, EXERCISES, EXPECTED_RETURN, POINTS_PER_EXERCISE
 from autograder.results.model import CheckResult
-from solutions.diagnosis import NAMED
+from solutions.support.diagnosis import NAMED
 
 GRADER_FILE = re.compile(r"^test_(ex\d+)_\w*\.py$")
 MESSAGE_CHARS = 1500

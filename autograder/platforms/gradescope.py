@@ -43,8 +43,15 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent
 # The parts of autograder/ a grading run needs; course/ (nbgrader), demo/ and learner_bundle/ stay out.
 GRADING_PACKAGES = ("graders", "results", "sandbox", "wire", "platforms")
 # What the graders import from solutions/: the given model and the shared checking and diagnosis
-# helpers (the learner has all three as exercises/*.py); no exercise solution.
-GIVEN_SOLUTION_FILES = ("__init__.py", "exercises.toml", "model.py", "checking.py", "diagnosis.py")
+# helpers (the learner has them too: exercises/model.py, exercises/support/); no exercise solution.
+GIVEN_SOLUTION_FILES = (
+    "__init__.py",
+    "exercises.toml",
+    "model.py",
+    "support/__init__.py",
+    "support/checking.py",
+    "support/diagnosis.py",
+)
 SKIPPED_SUFFIXES = (".pyc", ".pyo")
 
 SETUP_SH = f"""#!/usr/bin/env bash
