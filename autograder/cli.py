@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import NoReturn
 
 DESCRIPTION = """\
 The instructor's side of the DistilBERT and RoBERTa exercises: make the learners' stubs, grade
@@ -27,7 +28,7 @@ VERBS = {
     "gradescope": ("autograder.platforms.gradescope", "write the Gradescope autograder zip"),
     "prairielearn": ("autograder.platforms.prairielearn", "write a PrairieLearn external grader"),
     "lms": ("autograder.platforms.lms", "write grades as a Canvas or Moodle gradebook CSV"),
-    "dev": ("autograder.dev", "for maintainers: check that every place follows the exercise manifest"),
+    "dev": ("autograder.dev.command", "for maintainers: check that every place follows the manifest"),
 }
 
 
@@ -47,9 +48,16 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
         return f"{text} (default %(default)s)"
 
 
+class _Parser(argparse.ArgumentParser):
+    """A bad option or argument is one line naming it, without the usage text before it."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The parser; with ``only``, just that verb's module is imported (torch only for verbs needing it)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m autograder",
         description=DESCRIPTION,
         epilog=EPILOG,

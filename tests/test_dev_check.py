@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import dev
+from autograder.dev import places as dev
 from autograder.layout import REPO_ROOT, ManifestError, parse_manifest
 
 COPIED = ("autograder", "solutions", "exercises", "README.md", "pyproject.toml")

@@ -13,7 +13,13 @@ import csv
 from nbgrader.api import MissingEntry
 from nbgrader.plugins import ExportPlugin
 
+from autograder.results.model import number
+
 from .settings import ASSIGNMENT_ID, EXERCISES_ASSIGNMENT_ID
+
+
+def _points(value: float) -> str:
+    return str(number(value))
 
 
 def _ordered_assignments(gradebook) -> list:
@@ -24,10 +30,6 @@ def _ordered_assignments(gradebook) -> list:
 
 def _cell_names(assignment) -> list[str]:
     return [cell.name for notebook in assignment.notebooks for cell in notebook.grade_cells]
-
-
-def _number(value: float) -> str:
-    return f"{value:g}"
 
 
 class WideCsvExportPlugin(ExportPlugin):
@@ -68,16 +70,16 @@ class WideCsvExportPlugin(ExportPlugin):
                             g.name: g.score for notebook in submission.notebooks for g in notebook.grades
                         }
                     for cell in _cell_names(assignment):
-                        row[cell] = _number(points.get(cell) or 0.0)
+                        row[cell] = _points(points.get(cell) or 0.0)
                 score = 0.0
                 if submission is not None:
                     score = max(0.0, submission.score - (submission.late_submission_penalty or 0.0))
-                row[assignment.name] = _number(score)
-                row[f"{assignment.name}_max"] = _number(assignment.max_score)
+                row[assignment.name] = _points(score)
+                row[f"{assignment.name}_max"] = _points(assignment.max_score)
                 total += score
                 max_total += assignment.max_score
-            row["total"] = _number(total)
-            row["max_total"] = _number(max_total)
+            row["total"] = _points(total)
+            row["max_total"] = _points(max_total)
             rows.append(row)
 
         self.log.info("Exporting %d students to %s", len(rows), destination)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
+c = get_config()  # type: ignore[name-defined]  # noqa: F821 (provided by traitlets when it loads this file)
 
 AUTOGRADER_PACKAGE_PARENT = None
 if AUTOGRADER_PACKAGE_PARENT and AUTOGRADER_PACKAGE_PARENT not in sys.path:

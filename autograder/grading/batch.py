@@ -12,7 +12,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -30,6 +30,9 @@ from autograder.sandbox.limits import Limits
 
 if TYPE_CHECKING:
     from autograder.grading.intake import Submission
+
+
+DEFAULTS = Limits()
 
 
 class DuplicateStudent(ValueError):
@@ -158,10 +161,10 @@ def report_grader_errors(student: str, problems: list[str], stream: TextIO) -> N
 def grade_one(
     path: Path | str,
     *,
-    timeout: float = 20.0,
-    memory_mb: int = 2048,
+    timeout: float = DEFAULTS.call_timeout,
+    memory_mb: int = DEFAULTS.memory_mb,
     graders_dir: Path | str = GRADERS_DIR,
-    submission_timeout: float = 300.0,
+    submission_timeout: float = DEFAULTS.submission_timeout,
 ) -> SubmissionResult:
     """Grade one submission (folder or zip) and return its result; writes no file.
 
@@ -218,7 +221,7 @@ def _student_and_source(item: Path | Submission) -> tuple[str, Path | None, str]
     return item.student, item.source, item.origin
 
 
-def students(paths: list[Path | Submission]) -> list[tuple[str, Path | None]]:
+def students(paths: Sequence[Path | Submission]) -> list[tuple[str, Path | None]]:
     """(student id, source) for each path or found submission, refusing two with the same id.
 
     Raises:
@@ -245,9 +248,9 @@ def grade_submissions(
     *,
     jobs: int = 1,
     force: bool = False,
-    timeout: float = 20.0,
-    memory_mb: int = 2048,
-    submission_timeout: float = 300.0,
+    timeout: float = DEFAULTS.call_timeout,
+    memory_mb: int = DEFAULTS.memory_mb,
+    submission_timeout: float = DEFAULTS.submission_timeout,
     graders_dir: Path | str = GRADERS_DIR,
     progress: bool | TextIO = False,
     reap_strays: bool = False,

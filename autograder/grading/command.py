@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from autograder.grading.batch import BadSubmission, DuplicateStudent, grade_submissions, students
+from autograder.grading.batch import DEFAULTS, BadSubmission, DuplicateStudent, grade_submissions, students
 from autograder.grading.plan import prepare
 from autograder.grading.plugin import GraderBug
 from autograder.layout import GRADERS_DIR
@@ -46,17 +46,7 @@ def _at_least_one(text: str) -> int:
     return value
 
 
-def _one_line_errors(parser: argparse.ArgumentParser) -> None:
-    """A bad option is one line naming it, without the usage text before it."""
-
-    def error(message: str) -> None:
-        parser.exit(2, f"{parser.prog}: error: {message} (see --help)\n")
-
-    parser.error = error  # type: ignore[method-assign]
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    _one_line_errors(parser)
     parser.add_argument(
         "submissions",
         nargs="*",
@@ -79,15 +69,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--force", action="store_true", help="grade again students already graded in --out")
     parser.add_argument(
-        "--timeout", type=_positive(float, "seconds"), default=20.0, help="seconds per call into a submission"
+        "--timeout",
+        type=_positive(float, "seconds"),
+        default=DEFAULTS.call_timeout,
+        help="seconds per call into a submission",
     )
     parser.add_argument(
-        "--memory-mb", type=_positive(int, "MB"), default=2048, help="memory per worker process, in MB"
+        "--memory-mb",
+        type=_positive(int, "MB"),
+        default=DEFAULTS.memory_mb,
+        help="memory per worker process, in MB",
     )
     parser.add_argument(
         "--submission-timeout",
         type=_positive(float, "seconds"),
-        default=300.0,
+        default=DEFAULTS.submission_timeout,
         help="seconds for the whole of one submission",
     )
 

@@ -22,16 +22,18 @@ kept with a note instead: the engine writes its row without grading it.
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 import unicodedata
 import zipfile
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from autograder.grading.roster import IntakeError, Roster, read_roster
 from autograder.layout import EXERCISES
+
+__all__ = ["IntakeError", "Roster", "gather", "read_roster"]
 
 EXERCISE_FILES = frozenset(exercise.filename for exercise in EXERCISES)
 NOTEBOOK = "walkthrough.ipynb"
@@ -43,7 +45,6 @@ TIMED_OUT = "timed out"
 NOTES = (NOT_SUBMITTED, NOT_A_ZIP, NO_EXERCISE_FILES, TIMED_OUT)
 
 MAX_MEMBER_BYTES = 50_000_000
-PLAIN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 
 CANVAS_FILE = re.compile(
     r"^(?:(?P<name>[^/]*?)_)??(?:(?P<late>LATE)_)?(?P<user>\d+|anon_[A-Za-z0-9]+)_(?P<file_id>\d+)_"
@@ -54,10 +55,6 @@ MOODLE_ENTRY = re.compile(
 )
 # Canvas renames a re-uploaded file "ex1_softmax-1.py"; Moodle and browsers use "ex1_softmax (1).py".
 RENAMED_COPY = re.compile(r"^(?P<stem>.+?)(?:-\d+| \(\d+\))(?P<suffix>\.[A-Za-z0-9]+)$")
-
-
-class IntakeError(ValueError):
-    """A path or roster that cannot be used at all (one line, naming the path)."""
 
 
 @dataclass(frozen=True)
@@ -75,115 +72,6 @@ class Submission:
         """One console line for a submission with a note: the student, the note, the path."""
         where = f" ({self.detail})" if self.detail else (f" ({self.origin})" if self.origin else "")
         return f"{self.student}: {self.note}{where}"
-
-
-# --------------------------------------------------------------------------------------------------
-# Roster
-
-
-@dataclass
-class Roster:
-    """Student ids and how the LMSs name them; built by :func:`read_roster`."""
-
-    path: Path
-    students: list[str] = field(default_factory=list)
-    by_canvas_id: dict[str, str] = field(default_factory=dict)
-    by_moodle_id: dict[str, str] = field(default_factory=dict)
-    by_name: dict[str, str] = field(default_factory=dict)
-    rows: dict[str, dict[str, str]] = field(default_factory=dict)
-
-    def find(self, *, canvas_id: str = "", moodle_id: str = "", name: str = "") -> str | None:
-        """The student id for an LMS id or, failing that, a name; None when the roster has neither."""
-        if canvas_id and canvas_id in self.by_canvas_id:
-            return self.by_canvas_id[canvas_id]
-        if moodle_id and moodle_id in self.by_moodle_id:
-            return self.by_moodle_id[moodle_id]
-        key = _name_key(name)
-        return self.by_name.get(key) if key else None
-
-
-ID_COLUMNS = ("student_id", "student id", "sis login id", "sis user id", "id number", "username", "student")
-CANVAS_COLUMNS = ("canvas_id", "canvas user id", "canvas_user_id", "user_id", "id")
-MOODLE_COLUMNS = ("moodle_id", "participant_id", "participant id", "identifier")
-NAME_COLUMNS = ("name", "full name", "full_name", "student")
-
-
-def read_roster(path: Path | str) -> Roster:
-    """Read a roster CSV: a header, then one row per student.
-
-    The student id (as ``grades.csv`` shows it) is the first column present of ``student_id``,
-    ``SIS Login ID``, ``SIS User ID``, ``ID number``, ``Username``, ``student``. Optional: the Canvas user
-    id (``canvas_id``, or ``ID`` as in Canvas's gradebook export), the Moodle id in download names
-    (``moodle_id``, or ``Identifier`` as in Moodle's grading worksheet, "Participant 12"), and the name
-    (``name``, ``Full name``, or ``First name`` with ``Last name``/``Surname``). Canvas's
-    "Points Possible" row is skipped. Column names are matched without regard to case.
-
-    Raises:
-        IntakeError: the file cannot be read, has no id column, or gives an id that is not a plain name.
-    """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise IntakeError(
-            f"{path}: cannot read the roster ({getattr(exc, 'strerror', None) or exc})"
-        ) from None
-    reader = csv.DictReader(io.StringIO(text))
-    columns = {(name or "").strip().lower(): name for name in reader.fieldnames or []}
-
-    def column(candidates: tuple[str, ...], *, exclude: str | None = None) -> str | None:
-        for candidate in candidates:
-            if candidate in columns and columns[candidate] != exclude:
-                return columns[candidate]
-        return None
-
-    id_column = column(ID_COLUMNS)
-    if id_column is None:
-        raise IntakeError(
-            f"{path}: the roster has no student id column (one of: student_id, SIS Login ID, SIS User ID, "
-            "ID number, Username, student)"
-        )
-    canvas_column = column(CANVAS_COLUMNS, exclude=id_column)
-    moodle_column = column(MOODLE_COLUMNS, exclude=id_column)
-    name_column = column(NAME_COLUMNS, exclude=id_column)
-    first = columns.get("first name")
-    last = columns.get("last name") or columns.get("surname")
-    roster = Roster(path)
-    for line, row in enumerate(reader, start=2):
-        student = (row.get(id_column) or "").strip()
-        label = " ".join((row.get(name_column) or "").split()) if name_column else ""
-        if not student or label.lower() == "points possible":
-            continue
-        if not PLAIN_ID.match(student):
-            raise IntakeError(
-                f"{path}:{line}: {student!r} is not a plain student id (letters, digits, _ . @ -)"
-            )
-        roster.students.append(student)
-        roster.rows[student] = {k: (v or "") for k, v in row.items() if k is not None}
-        if canvas_column and (row.get(canvas_column) or "").strip():
-            roster.by_canvas_id[row[canvas_column].strip()] = student
-        if moodle_column and (row.get(moodle_column) or "").strip():
-            digits = re.sub(r"\D", "", row[moodle_column])
-            if digits:
-                roster.by_moodle_id[digits] = student
-        names = [label]
-        if first and last:
-            given, family = (row.get(first) or "").strip(), (row.get(last) or "").strip()
-            names += [f"{given} {family}", f"{family}, {given}", f"{family} {given}"]
-        for name in names:
-            if _name_key(name):
-                roster.by_name.setdefault(_name_key(name), student)
-                roster.by_name.setdefault(_canvas_name(name), student)
-    return roster
-
-
-def _name_key(name: str) -> str:
-    return " ".join(unicodedata.normalize("NFKC", name).replace("_", " ").casefold().split())
-
-
-def _canvas_name(name: str) -> str:
-    """Canvas's form of a (sortable) name in file names: lower case, word characters only."""
-    return re.sub(r"[^\w]", "", unicodedata.normalize("NFKC", name).lower())
 
 
 def _ascii_word(name: str) -> str:

@@ -140,7 +140,7 @@ class ChecksPlugin:
     @pytest.hookimpl(tryfirst=True)
     def pytest_configure(self, config: pytest.Config) -> None:
         if self.connection is not None:
-            config._autograder_connection = self.connection
+            config._autograder_connection = self.connection  # type: ignore[attr-defined]
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -240,7 +240,7 @@ class ChecksPlugin:
             {},
             "failed",
             f"{call.excinfo.typename}: {str(call.excinfo.value)[:500]}",
-            call.when,
+            call.when,  # type: ignore[arg-type]
             duration=call.duration,
             start=call.start,
             stop=call.stop,

@@ -59,8 +59,9 @@ class Part:
         received = {(c.exercise, c.name): c for c in self.checks}
         not_run = f"not graded: {error}" if error else "not run"
         checks = [
-            received.pop((c.exercise, c.name), None)
-            or CheckResult(c.exercise, c.name, 0.0, c.max_points, False, not_run)
+            received.pop((c.exercise, c.name))
+            if (c.exercise, c.name) in received
+            else CheckResult(c.exercise, c.name, 0.0, c.max_points, False, not_run)
             for c in plan
         ]
         checks.extend(received.values())
@@ -226,7 +227,8 @@ def run_children(
         while pending or running or waiting():
             while pending and len(running) < max(1, jobs):
                 student, source = pending.popleft()
-                child = start(student, source, [*running, *([listener.fd] if listening() else [])])
+                close = [*running, *([listener.fd] if listener is not None and listening() else [])]
+                child = start(student, source, close)
                 running[child.fd] = child
             fds = list(running)
             deadlines = [child.started + seconds for child in running.values()]

@@ -60,8 +60,7 @@ def stage(source: Path, dest: Path) -> Path:
                     if member.name in wanted and not info.is_dir():
                         members.setdefault(member.name, []).append(member)
                 for name, candidates in members.items():
-                    chosen = str(_pick(candidates))
-                    with archive.open(chosen) as fh:
+                    with archive.open(str(_pick(candidates))) as fh:
                         _write(package / name, fh.read(MAX_FILE_BYTES + 1))
         except (zipfile.BadZipFile, OSError) as exc:
             raise BadSubmission(f"{source} is not a readable zip file ({exc})") from None

@@ -227,11 +227,6 @@ def write_csv(path: Path, gradebook: Gradebook) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``python -m autograder lms canvas|moodle``."""
-
-    def one_line_error(message: str) -> None:
-        parser.exit(2, f"{parser.prog}: error: {message} (see --help)\n")
-
-    parser.error = one_line_error  # type: ignore[method-assign]
     parser.add_argument("lms", choices=("canvas", "moodle"), help="the gradebook to import into")
     parser.add_argument(
         "--grades", type=Path, required=True, help="grades.csv from python -m autograder grade"
