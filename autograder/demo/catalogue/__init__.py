@@ -186,7 +186,8 @@ DEMO_MISTAKES: list[Mistake] = [entry for entry in WRONG if entry.demo]
 
 def by_student(student: str) -> Mistake | Alternative | Hollow:
     """The entry of ``WRONG``, ``ALTERNATIVES`` or ``HOLLOW`` with this student id."""
-    for entry in [*WRONG, *ALTERNATIVES, *HOLLOW]:
+    entries: list[Mistake | Alternative | Hollow] = [*WRONG, *ALTERNATIVES, *HOLLOW]
+    for entry in entries:
         if entry.student == student:
             return entry
     raise KeyError(student)
