@@ -59,7 +59,7 @@ def read_all_results(out_dir: Path, warn: Callable[[str], None] | None = None) -
     for path in sorted((Path(out_dir) / RESULTS_FOLDER).glob("*.json")):
         try:
             results.append(read_result(path))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             problem = f"{path} is not a results file this package can read ({type(exc).__name__}: {exc})"
             if warn is None:
                 raise UnreadableResult(problem) from exc
