@@ -39,6 +39,8 @@ class Exercise:
     topic: str
     teaches: str = ""
     returns: tuple[tuple[str, str], ...] = ()
+    hints: tuple[str, ...] = ()
+    """What ``python -m exercises.hints exN`` shows, one at a time, from a nudge to almost the answer."""
 
     @property
     def filename(self) -> str:
@@ -86,6 +88,9 @@ def parse_manifest(data: dict[str, Any], where: str = MANIFEST_NAME) -> Manifest
         for name, what in returns.items():
             if not name.isidentifier() or not isinstance(what, str):
                 raise ManifestError(f"{here}: returns.{name} must be a name mapped to a description")
+        hints = entry.get("hints", [])
+        if not isinstance(hints, list) or not all(isinstance(h, str) and h.strip() for h in hints):
+            raise ManifestError(f"{here}: 'hints' must be a list of non-empty strings")
         exercises.append(
             Exercise(
                 id=ex_id,
@@ -94,6 +99,7 @@ def parse_manifest(data: dict[str, Any], where: str = MANIFEST_NAME) -> Manifest
                 topic=_text(entry, "topic", here),
                 teaches=entry.get("teaches", ""),
                 returns=tuple(returns.items()),
+                hints=tuple(hints),
             )
         )
     ids = [ex.id for ex in exercises]

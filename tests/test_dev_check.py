@@ -110,7 +110,7 @@ def test_a_manifest_entry_without_a_grader_fails_the_check(fixture_repo):
     assert code == 1
     assert "ex6: autograder/graders/test_ex6_pruning.py is missing" in output
     assert "ex6: solutions/ex6_pruning.py is missing" in output
-    assert "ex6: solutions/hints.py has no hints for it" in output
+    assert "ex6: exercises.toml has no hints for it" in output
     assert "pyproject.toml: the exN markers are not the manifest's" in output
     assert "README.md: the exercises table is stale" in output
 
