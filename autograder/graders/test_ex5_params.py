@@ -8,39 +8,41 @@ Expected counts come from counting ``model.parameters()`` in this process, and f
 
 from __future__ import annotations
 
-import random
-
 import pytest
-import torch
 from torch import nn
 
-from autograder import protocol
 from autograder.graders import zoo
+from autograder.graders.params_support import (
+    BERT_BASE,
+    BERT_BASE_MLM,
+    BERT_BASE_MLM_DOUBLE,
+    BERT_BASE_NO_POOLER,
+    DISTILBERT,
+    FORMULA,
+    bert_base_with_frozen_embeddings,
+    breakdown,
+    check_breakdown,
+    count,
+    count_of_config,
+    formula,
+    hf_model,
+    mismatch,
+    outcome,
+    random_configs,
+    shared_bert_base,
+    true_count,
+)
 from autograder.graders.support import (
-    describe_call,
     expect_exact_type,
     fail,
-    given_model_module,
-    shared_input,
     warm_up,
 )
+from autograder.wire import values as protocol
 from solutions.support.diagnosis import (
-    breakdown_mistakes,
     count_mistakes,
-    diagnose,
     explain,
     formula_mistakes,
 )
-
-COUNT = "count_parameters"
-BREAKDOWN = "parameter_breakdown"
-FORMULA = "bert_parameter_count"
-
-BERT_BASE = 109_482_240
-BERT_BASE_NO_POOLER = 108_891_648
-BERT_BASE_MLM = 109_514_298
-BERT_BASE_MLM_DOUBLE = 132_985_716
-DISTILBERT = 66_362_880
 
 
 @pytest.fixture(scope="module")
@@ -69,19 +71,6 @@ def bert_models() -> dict[str, nn.Module]:
     }
 
 
-@shared_input
-def shared_bert_base(masked_lm: bool, use: str) -> nn.Module:
-    """One copy per ``use``: a worker may take each shared model as its own copy once (see protocol)."""
-    return bert_base(masked_lm=masked_lm)
-
-
-@shared_input
-def bert_base_with_frozen_embeddings() -> nn.Module:
-    model = bert_base()
-    model.embeddings.requires_grad_(False)
-    return model
-
-
 @pytest.fixture(scope="module")
 def base_count(count_parameters, bert_models):
     """``count_parameters(BERT-base)``, called once for the checks that look at it (or what it raised)."""
@@ -91,53 +80,16 @@ def base_count(count_parameters, bert_models):
         return exc
 
 
-def outcome(result):
-    """The value of a shared call, or its failure raised again in this check."""
-    if isinstance(result, BaseException):
-        raise result
-    return result
-
-
-def on_meta(build):
-    with protocol.random_init_skipped(), torch.device("meta"):
-        return build()
-
-
-def bert_base(*, masked_lm: bool = False, **fields) -> nn.Module:
-    given = given_model_module()
-    config = given.BertConfig(**fields)
-    return on_meta(lambda: (given.BertForMaskedLM if masked_lm else given.BertModel)(config))
-
-
-def true_count(model: nn.Module, trainable_only: bool = False) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
-
-
-def count(count_parameters, model: nn.Module, **kwargs) -> tuple[int, str]:
-    call = describe_call(COUNT, model, **kwargs)
-    value = count_parameters(model, **kwargs)
-    expect_exact_type(value, int, call=call)
-    return value, call
-
-
-def _mismatch(call: str, value: int, expected: int, hint: str) -> None:
-    if value != expected:
-        fail(
-            f"Called {call} and got {value:,}; expected {expected:,} "
-            f"(off by {value - expected:+,}). {hint}".strip()
-        )
-
-
 @pytest.mark.points(3)
 def test_count_parameters_counts_shared_parameters_once(count_parameters, bert_models, base_count):
     tied = zoo.TiedLanguageModel(vocab_size=500, hidden_size=24)
     value, call = count(count_parameters, tied)
-    _mismatch(call, value, tied.expected_count(), explain(value, count_mistakes(tied), "ex5.count"))
+    mismatch(call, value, tied.expected_count(), explain(value, count_mistakes(tied), "ex5.count"))
 
     model = bert_models["base"]
     value, call = outcome(base_count)
     hint = explain(value, count_mistakes(model), "ex5.count")
-    _mismatch(call, value, BERT_BASE, f"BERT-base has 109,482,240 parameters. {hint}")
+    mismatch(call, value, BERT_BASE, f"BERT-base has 109,482,240 parameters. {hint}")
 
     value, call = count(count_parameters, bert_models["mlm"])
     hint = explain(value, count_mistakes(bert_models["mlm"]), "ex5.count")
@@ -146,7 +98,7 @@ def test_count_parameters_counts_shared_parameters_once(count_parameters, bert_m
             "132,985,716 is the classic mistake: the MLM decoder's weight is the word-embedding matrix "
             "(30,522 x 768) and its bias is the head's bias; both were counted twice. " + hint
         )
-    _mismatch(call, value, BERT_BASE_MLM, hint)
+    mismatch(call, value, BERT_BASE_MLM, hint)
 
 
 @pytest.mark.points(2)
@@ -159,10 +111,10 @@ def test_count_parameters_ignores_buffers(count_parameters, bert_models, base_co
             "That includes the model's persistent buffer (a 100,000-entry table that is not learned): "
             "state_dict() holds buffers too. Count model.parameters() only."
         )
-    _mismatch(call, value, buffered.expected_count(), hint)
+    mismatch(call, value, buffered.expected_count(), hint)
     model = bert_models["base"]
     value, call = outcome(base_count)
-    _mismatch(call, value, BERT_BASE, explain(value, count_mistakes(model), "ex5.count"))
+    mismatch(call, value, BERT_BASE, explain(value, count_mistakes(model), "ex5.count"))
 
 
 @pytest.mark.points(3)
@@ -170,81 +122,21 @@ def test_count_parameters_trainable_only(count_parameters):
     frozen = zoo.PartlyFrozenClassifier(vocab_size=300, hidden_size=20, num_classes=7)
     everything = frozen.expected_trainable() + frozen.expected_frozen()
     value, call = count(count_parameters, frozen)
-    _mismatch(call, value, everything, explain(value, count_mistakes(frozen), "ex5.count"))
+    mismatch(call, value, everything, explain(value, count_mistakes(frozen), "ex5.count"))
 
     value, call = count(count_parameters, frozen, trainable_only=True)
     hint = explain(value, count_mistakes(frozen, trainable_only=True), "ex5.count")
-    _mismatch(call, value, frozen.expected_trainable(), hint)
+    mismatch(call, value, frozen.expected_trainable(), hint)
 
     tied = zoo.TiedLanguageModel(vocab_size=500, hidden_size=24)
     value, call = count(count_parameters, tied, trainable_only=True)
     hint = explain(value, count_mistakes(tied, trainable_only=True), "ex5.count")
-    _mismatch(call, value, tied.expected_count(), hint)
+    mismatch(call, value, tied.expected_count(), hint)
 
     model = bert_base_with_frozen_embeddings()
     value, call = count(count_parameters, model, trainable_only=True)
     hint = explain(value, count_mistakes(model, trainable_only=True), "ex5.count")
-    _mismatch(call, value, true_count(model, trainable_only=True), hint)
-
-
-def breakdown(parameter_breakdown, model: nn.Module) -> tuple[dict[str, int], str]:
-    call = describe_call(BREAKDOWN, model)
-    value = parameter_breakdown(model)
-    expect_exact_type(value, dict, call=call)
-    for key, entry in value.items():
-        expect_exact_type(entry, int, call=call, what=f"the entry {key!r}")
-    return value, call
-
-
-def _check_breakdown(
-    call: str, value: dict[str, int], expected: dict[str, int], total: int, model: nn.Module
-) -> None:
-    """Keys: every top-level child (one without parameters with 0), in order, and "" only when needed."""
-    if value != expected:
-        slip = diagnose(value, breakdown_mistakes(model), expected=expected)
-        if slip:
-            shown = {key: f"{number:,}" for key, number in value.items()}
-            fail(f"Called {call} and got {shown}; expected {expected}. {slip}")
-    unknown = sorted(set(value) - set(expected))
-    if unknown == [""]:
-        fail(
-            f'Called {call} and got the key "" ({value[""]:,}), but this model holds no parameter of its '
-            'own: the key "" is there only when model.parameters(recurse=False) holds some no child holds.'
-        )
-    if unknown:
-        nested = [key for key in unknown if "." in key]
-        hint = (
-            " Group by top-level child (model.named_children()), not by parameter or nested module name."
-            if nested or len(unknown) > 3
-            else ""
-        )
-        fail(f"Called {call} and got keys {unknown[:4]} that are not top-level children of the model.{hint}")
-    missing = sorted(set(expected) - set(value))
-    if missing:
-        hint = (
-            ' Parameters the model holds itself (not in a child) go under the key "".'
-            if "" in missing
-            else ""
-        )
-        if all(expected[key] == 0 for key in missing):
-            hint = " Every top-level child has a key, even one without parameters (with 0)."
-        fail(f"Called {call} and the keys {missing} are missing; expected {sorted(expected)}.{hint}")
-    for key, number in value.items():
-        if number != expected[key]:
-            hint = ""
-            if number > expected[key]:
-                hint = (
-                    " A shared parameter counts once, under the first child (in named_children() order) "
-                    "that holds it; later children skip it."
-                )
-            fail(f"Called {call} and got {key!r}: {number:,}; expected {expected[key]:,}.{hint}")
-    if [key for key in value if key] != [key for key in expected if key]:
-        fail(
-            f"Called {call} and got the keys in the order {list(value)}; expected the order of "
-            f"model.named_children(): {list(expected)}."
-        )
-    if sum(value.values()) != total:
-        fail(f"Called {call} and the values sum to {sum(value.values()):,}; expected the total {total:,}.")
+    mismatch(call, value, true_count(model, trainable_only=True), hint)
 
 
 @pytest.mark.points(3)
@@ -252,11 +144,11 @@ def test_parameter_breakdown_has_a_key_per_top_level_child(parameter_breakdown, 
     model = bert_models["base for breakdown"]
     value, call = breakdown(parameter_breakdown, model)
     expected = {name: true_count(child) for name, child in model.named_children()}
-    _check_breakdown(call, value, expected, BERT_BASE, model)
+    check_breakdown(call, value, expected, BERT_BASE, model)
 
     model = bert_models["mlm for breakdown"]
     value, call = breakdown(parameter_breakdown, model)
-    _check_breakdown(
+    check_breakdown(
         call,
         value,
         {"bert": BERT_BASE_NO_POOLER, "cls": BERT_BASE_MLM - BERT_BASE_NO_POOLER},
@@ -275,7 +167,7 @@ def test_parameter_breakdown_counts_a_shared_parameter_once_under_its_first_hold
             f"Called {call} and got 'head': {value['head']:,}; expected {expected['head']:,}. head.weight is "
             "embed.weight (one tensor): count it once, under the first child that holds it (embed)."
         )
-    _check_breakdown(call, value, expected, true_count(model), model)
+    check_breakdown(call, value, expected, true_count(model), model)
 
     tied = zoo.TiedLanguageModel(vocab_size=500, hidden_size=24)
     value, call = breakdown(parameter_breakdown, tied)
@@ -286,7 +178,7 @@ def test_parameter_breakdown_counts_a_shared_parameter_once_under_its_first_hold
             if id(parameter) not in seen:
                 seen.add(id(parameter))
                 expected[name] += parameter.numel()
-    _check_breakdown(call, value, expected, tied.expected_count(), tied)
+    check_breakdown(call, value, expected, tied.expected_count(), tied)
 
 
 @pytest.mark.points(1)
@@ -311,69 +203,19 @@ def test_parameter_breakdown_puts_direct_parameters_under_empty_key(parameter_br
             "parameters no child holds. named_parameters() lists the model's own first, so splitting its "
             'names by prefix puts scale under "".'
         )
-    _check_breakdown(call, value, expected, true_count(model), model)
-
-
-def config_argument(**fields):
-    """A BERT configuration the protocol can send: the given ``BertConfig`` when it may cross, else a
-    :class:`zoo.BertShape` with the same fields (read by name, as a configuration's)."""
-    given = given_model_module()
-    config = given.BertConfig(**fields)
-    try:
-        protocol.encode(config)
-    except protocol.UnsafeResult:
-        return zoo.BertShape(**fields)
-    return config
-
-
-def formula(bert_parameter_count, **fields) -> tuple[int, str, str]:
-    """``bert_parameter_count`` of a config with these fields: (value, call text, the slip it matches)."""
-    shown = ", ".join(f"{name}={value}" for name, value in fields.items())
-    call = f"{FORMULA}(BertConfig({shown}))"
-    config = config_argument(**fields)
-    value = bert_parameter_count(config)
-    expect_exact_type(value, int, call=call)
-    return value, call, explain(value, formula_mistakes(config), "ex5.formula")
+    check_breakdown(call, value, expected, true_count(model), model)
 
 
 @pytest.mark.points(2)
 def test_bert_parameter_count_known_models(bert_parameter_count):
     value, call, slip = formula(bert_parameter_count)
-    _mismatch(call, value, BERT_BASE, slip)
+    mismatch(call, value, BERT_BASE, slip)
     value, call, slip = formula(bert_parameter_count, use_pooler=False)
-    _mismatch(call, value, BERT_BASE_NO_POOLER, slip)
+    mismatch(call, value, BERT_BASE_NO_POOLER, slip)
     value, call, slip = formula(
         bert_parameter_count, num_hidden_layers=6, type_vocab_size=0, use_pooler=False
     )
-    _mismatch(call, value, DISTILBERT, f"DistilBERT's shape: 6 layers, no token types, no pooler. {slip}")
-
-
-def random_configs(count: int = 25, seed: int = 2019) -> list[dict]:
-    rng = random.Random(seed)
-    configs = []
-    for index in range(count):
-        heads = rng.randint(1, 6)
-        configs.append(
-            {
-                "vocab_size": rng.randint(1, 5000),
-                "hidden_size": heads * rng.randint(1, 12),
-                "num_hidden_layers": rng.randint(0, 3),  # each layer adds the same: three tell L from L^2
-                "num_attention_heads": heads,
-                "intermediate_size": rng.randint(1, 300),
-                "max_position_embeddings": rng.randint(1, 600),
-                "type_vocab_size": (0, 1, 2, 3)[index % 4],
-                "use_pooler": index % 3 != 0,
-            }
-        )
-    return configs
-
-
-@shared_input
-def count_of_config(fields: dict) -> int:
-    """``count_parameters`` of the given ``BertModel`` for ``fields``, counted on a real model."""
-    given = given_model_module()
-    with protocol.random_init_skipped():  # small: quicker on the CPU than on meta; counted, not run
-        return true_count(given.BertModel(given.BertConfig(**fields)))
+    mismatch(call, value, DISTILBERT, f"DistilBERT's shape: 6 layers, no token types, no pooler. {slip}")
 
 
 warm_up(
@@ -390,7 +232,7 @@ def test_bert_parameter_count_exact_on_random_configs(bert_parameter_count):
     for fields in random_configs():
         expected = count_of_config(fields)
         value, call, slip = formula(bert_parameter_count, **fields)
-        _mismatch(call, value, expected, slip)
+        mismatch(call, value, expected, slip)
 
 
 @pytest.mark.points(1)
@@ -412,7 +254,7 @@ def test_bert_parameter_count_reads_a_transformers_config(bert_parameter_count):
             )
         expect_exact_type(value, int, call=call)
         expected = BERT_BASE if index == 0 else count_of_config({**fields, "use_pooler": True})
-        _mismatch(call, value, expected, explain(value, formula_mistakes(config), "ex5.formula"))
+        mismatch(call, value, expected, explain(value, formula_mistakes(config), "ex5.formula"))
 
 
 @pytest.mark.points(1)
@@ -421,26 +263,14 @@ def test_counts_work_on_transformers_models(count_parameters, parameter_breakdow
     for masked_lm in (False, True):
         model = hf_model(masked_lm)
         value, call = count(count_parameters, model)
-        _mismatch(call, value, true_count(model), explain(value, count_mistakes(model), "ex5.count"))
+        mismatch(call, value, true_count(model), explain(value, count_mistakes(model), "ex5.count"))
         value, call = breakdown(parameter_breakdown, model)
         seen: set[int] = set()
         expected = {}
         for name, child in model.named_children():
             expected[name] = sum(p.numel() for p in child.parameters() if id(p) not in seen)
             seen.update(id(p) for p in child.parameters())
-        _check_breakdown(call, value, expected, true_count(model), model)
-
-
-@shared_input
-def hf_model(masked_lm: bool) -> nn.Module:
-    """A small ``transformers`` BERT (the MLM one has its decoder tied to the word embeddings)."""
-    import transformers
-
-    config = transformers.BertConfig(
-        vocab_size=120, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=24
-    )
-    with protocol.random_init_skipped():
-        return (transformers.BertForMaskedLM if masked_lm else transformers.BertModel)(config)
+        check_breakdown(call, value, expected, true_count(model), model)
 
 
 warm_up(lambda: (hf_model(False), hf_model(True)), needs=("transformers",))
