@@ -1,4 +1,5 @@
-"""Hints on request, from a nudge to nearly the answer (never the code).
+"""Hints on request, from a nudge to nearly the answer (never the code); the texts are in
+``exercises.toml``.
 
 python -m exercises.hints            which exercises have hints, and how many
 python -m exercises.hints ex2        the first hint for ex2
@@ -14,96 +15,29 @@ import sys
 import textwrap
 from typing import NoReturn
 
-
-def _paragraphs(text: str) -> tuple[str, ...]:
-    """The hints in ``text``, one per paragraph, each on one line."""
-    return tuple(" ".join(paragraph.split()) for paragraph in text.strip().split("\n\n"))
+from .support.manifest import MANIFEST, one_line, read_entries
 
 
-HINTS: dict[str, tuple[str, ...]] = {
-    "ex1": _paragraphs(
-        """
-        Start with the plain softmax: exp of each logit divided by the sum of the exps along `dim`. The
-        temperature only changes the input: use logits / T instead of logits.
+def read_hints() -> tuple[dict[str, tuple[str, ...]], str | None]:
+    """Each exercise's hints, from the manifest (``exercises.toml``'s ``hints``), in its order.
 
-        Softmax does not change when the same number is subtracted from every logit. Subtract the
-        largest (scaled) logit along `dim` (`amax(dim=dim, keepdim=True)`) before exp(), and exp() can
-        no longer overflow: the largest term becomes exp(0) = 1.
+    Returns:
+        ``{"ex1": ("Start with the plain softmax ...", ...), ...}`` and None; or an empty table and one
+        line naming the problem when the manifest cannot be read.
+    """
+    entries, problem = read_entries()
+    hints: dict[str, tuple[str, ...]] = {}
+    for entry in entries:
+        texts = entry.get("hints", [])
+        if not isinstance(texts, list) or not all(isinstance(text, str) for text in texts):
+            return {}, f"the hints of {entry.get('id')!r} in {MANIFEST.name} are not a list of strings"
+        if texts:
+            hints[str(entry.get("id"))] = tuple(one_line(text) for text in texts)
+    return hints, problem
 
-        Check the temperature first: 0, a negative number, nan and inf must raise ValueError.
-        `math.isfinite` tells nan and inf apart from ordinary numbers. Build new tensors rather than
-        writing into `logits` (no `logits /= T`, no `out=`): the caller's tensor must stay as it was.
-        """
-    ),
-    "ex2": _paragraphs(
-        """
-        Soften both sides with the same T: the student as log-probabilities (`F.log_softmax(s / T,
-        -1)`), the teacher as probabilities (`F.softmax(t / T, -1)`). `F.kl_div(input, target)` wants
-        exactly that pair, in that order, and computes KL(target || input).
 
-        The teacher is fixed: `.detach()` its logits so no gradient reaches it. The mean is over
-        positions, not over positions x classes: sum the KL over the last dim, then average.
-        `reduction='batchmean'` does this for 2-D logits; `reduction='mean'` is C times too small.
-
-        Multiply by T**2 at the end: the soft targets' gradients shrink as 1/T**2 (Hinton et al. 2015,
-        section 2). For 3-D logits (batch x sequence x vocab), flatten the positions or sum over the
-        classes with reduction='none'.
-
-        With a mask, keep only the positions where it is True and divide by how many there are (at least
-        1, so an all-False mask gives 0). In student_loss the hard term is an ordinary `F.cross_entropy`
-        on the raw student logits (T = 1) with `ignore_index=-100`.
-        """
-    ),
-    "ex3": _paragraphs(
-        """
-        student_layer_indices is a one-liner with `range` and a step; check the count first.
-
-        Never edit the teacher: `copy.deepcopy(teacher)` gives a student of the same class whose weights
-        are copies, and copying the model in one call keeps the tied MLM decoder tied to the copied word
-        embeddings.
-
-        The layers live in `encoder.layer`, an `nn.ModuleList`; for BertForMaskedLM the encoder is
-        `model.bert.encoder`. Replace the student's list by a new `nn.ModuleList` of the kept layers, in
-        the order given.
-
-        Update `config.num_hidden_layers` on the student (every config object it holds: `student.config`
-        and, for BertForMaskedLM, `student.bert.config`). Validate `layers` before copying anything:
-        empty, negative or too large must raise ValueError.
-        """
-    ),
-    "ex4": _paragraphs(
-        """
-        Work with boolean tensors of the input's shape: one for 'special', one for 'selected', one for
-        'became [MASK]', one for 'became random'. `torch.isin` finds the special ids; remember that the
-        mask id itself is special.
-
-        Draw each choice with `torch.bernoulli(torch.full(shape, p), generator=generator)` and pass the
-        generator to every random call (`torch.randint(..., generator=generator)` too): then the same
-        seed gives the same output.
-
-        Three draws: selected = Bernoulli(mlm_probability) and not special; to_mask =
-        Bernoulli(mask_replace_prob) and selected; to_random = Bernoulli(random_replace_prob / (1 -
-        mask_replace_prob)) and selected and not to_mask. Without the division only 2% of the selected
-        tokens become random instead of 10%.
-
-        Clone the input before writing into it. Labels: the original id where selected, -100 elsewhere
-        (`torch.where`).
-        """
-    ),
-    "ex5": _paragraphs(
-        """
-        `model.parameters()` yields each Parameter object once, even when two modules share it;
-        `numel()` gives its number of elements. `state_dict()` would count the tied decoder twice.
-
-        For the breakdown, walk `model.named_children()` and remember the `id()` of every parameter
-        already counted; parameters the model holds directly are `model.parameters(recurse=False)`.
-
-        The closed form: embeddings (V + P + T) H + 2H, each layer 4H^2 + 2HI + 9H + I, the pooler H^2 +
-        H. Write down the weights and biases of one layer's Linear and LayerNorm modules in model.py and
-        add them up. Read `use_pooler` with getattr(config, 'use_pooler', True).
-        """
-    ),
-}
+HINTS, HINTS_PROBLEM = read_hints()
+"""id -> its hints, each one line; why they could not be read, or None."""
 
 
 def _command() -> str:
@@ -140,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     Returns:
         0 on success, 2 for an unknown exercise or hint number.
     """
+    if HINTS_PROBLEM is not None:
+        print(f"{_command()}: {HINTS_PROBLEM}", file=sys.stderr)
+        return 2
     parser = _parser()
     try:
         args = parser.parse_args(sys.argv[1:] if argv is None else argv)

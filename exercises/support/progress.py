@@ -18,16 +18,12 @@ import hashlib
 import json
 import os
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from .manifest import MANIFEST, read_entries
 
 SUPPORT_DIR = Path(__file__).resolve().parent
 EXERCISE_DIR = SUPPORT_DIR.parent
@@ -36,8 +32,6 @@ HELPER_FILE = SUPPORT_DIR / "checking.py"
 PROGRESS_FILE = EXERCISE_DIR.parent / f".{PACKAGE}-progress.json"
 """Each exercise's state when its checks last ran in full, and a digest of its file then; in the learner's
 folder (beside ``exercises/``), never handed in."""
-MANIFEST = EXERCISE_DIR / "exercises.toml"
-"""The exercises, once: each one's id, module and topic (the course's manifest, beside this file)."""
 
 
 def read_exercises(manifest: Path = MANIFEST) -> tuple[dict[str, tuple[str, str]], str | None]:
@@ -47,11 +41,11 @@ def read_exercises(manifest: Path = MANIFEST) -> tuple[dict[str, tuple[str, str]
         The table, and None; or an empty table and one line naming the problem when the manifest is
         missing or unreadable (``pytest_configure`` stops the run with it).
     """
+    entries, problem = read_entries(manifest)
     try:
-        entries = tomllib.loads(manifest.read_text(encoding="utf-8"))["exercise"]
-        return {entry["id"]: (entry["module"], entry["topic"]) for entry in entries}, None
-    except (OSError, ValueError, KeyError, TypeError) as problem:
-        return {}, f"cannot read the exercises from {manifest} ({problem}): restore it from the course bundle"
+        return {entry["id"]: (entry["module"], entry["topic"]) for entry in entries}, problem
+    except (KeyError, TypeError) as missing:
+        return {}, f"cannot read the exercises from {manifest} (an entry has no {missing}): restore it"
 
 
 EXERCISES, MANIFEST_PROBLEM = read_exercises()
