@@ -332,7 +332,7 @@ def test_the_demo_class_takes_stubs_made_from_solutions_not_the_working_exercise
     shutil.copytree(EXERCISES_DIR, tried, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copyfile(SOLUTIONS_DIR / "ex1_softmax.py", tried / "ex1_softmax.py")  # the instructor tried ex1
     monkeypatch.setattr("autograder.layout.EXERCISES_DIR", tried)
-    monkeypatch.setattr("autograder.release.EXERCISES_DIR", tried)
+    monkeypatch.setattr("autograder.release.tree.EXERCISES_DIR", tried)
     folders = classroom.write_demo_class(tmp_path / "demo")
     not_started = next(folder for folder in folders if folder.name == "demo-not-started")
     stubs = render_exercises(SOLUTIONS_DIR)
