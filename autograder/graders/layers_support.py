@@ -6,6 +6,7 @@ The checks, their fixtures and the inputs built ahead (``warm_up``) stay in the 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import torch
 from torch import nn
@@ -20,7 +21,7 @@ from autograder.wire import values as protocol
 
 INDICES = "student_layer_indices"
 HALVE = "halve_layers"
-SMALL = {
+SMALL: dict[str, Any] = {
     "vocab_size": 100,
     "hidden_size": 32,
     "num_attention_heads": 4,
@@ -64,7 +65,8 @@ def halve_call(model: nn.Module, *args, **kwargs) -> str:
     """``halve_layers(BertModel(6 layers), layers=[1, 3])``, with the teacher's size and origin."""
     text = describe_call(HALVE, model, *args, **kwargs)
     origin = "transformers' " if type(model).__module__.startswith("transformers") else ""
-    size = f"{origin}{type(model).__name__}({model.config.num_hidden_layers} layers)"
+    config: Any = model.config
+    size = f"{origin}{type(model).__name__}({config.num_hidden_layers} layers)"
     return text.replace(f"{type(model).__name__}(...)", size, 1).replace(f"a {type(model).__name__}", size, 1)
 
 

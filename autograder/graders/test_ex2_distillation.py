@@ -11,6 +11,7 @@ float64. A wrong value is named by :mod:`solutions.support.diagnosis` only when 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 import torch
@@ -92,8 +93,9 @@ def student_reference(student, teacher, labels, temperature, alpha, mask=None) -
     return (alpha * soft + (1 - alpha) * _hard_loss(student, labels)).to(student.dtype)
 
 
-def _tolerances(dtype: torch.dtype) -> dict[str, float]:
-    return {"rtol": 1e-4, "atol": 1e-6} if dtype == torch.float32 else {"rtol": 1e-9, "atol": 1e-12}
+def _tolerances(dtype: torch.dtype) -> tuple[float, float]:
+    """``(rtol, atol)`` for a loss computed in ``dtype``."""
+    return (1e-4, 1e-6) if dtype == torch.float32 else (1e-9, 1e-12)
 
 
 def _fail_if_not_finite(value, expected: torch.Tensor, call: str, hint: str) -> None:
@@ -106,13 +108,15 @@ def _check_loss(
     distillation_loss,
     student,
     teacher,
-    temperature: float | object = DEFAULT,
+    temperature: Any = DEFAULT,
     *,
     mask=None,
     positional: bool = False,
 ):
     """Call ``distillation_loss`` as given (a left-out temperature means the default 2.0) and compare."""
     t = 2.0 if temperature is DEFAULT else float(temperature)
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
     if positional:
         args, kwargs = (student, teacher, temperature), {}
     else:
@@ -129,7 +133,8 @@ def _check_loss(
     hint = explain(value, candidates, "ex2.mask" if mask is not None else "ex2.loss", expected=expected)
     _fail_if_not_finite(value, expected, call, hint)
     expect_scalar_tensor(value, call=call, dtype=student.dtype)
-    check_tensor(value, expected, call=call, hint=hint, **_tolerances(student.dtype))
+    rtol, atol = _tolerances(student.dtype)
+    check_tensor(value, expected, call=call, hint=hint, rtol=rtol, atol=atol)
 
 
 @pytest.mark.points(2)
@@ -265,14 +270,14 @@ def _check_student_loss(
     student,
     teacher,
     labels,
-    temperature: float | object = DEFAULT,
-    alpha: float | object = DEFAULT,
+    temperature: Any = DEFAULT,
+    alpha: Any = DEFAULT,
     *,
     mask=None,
 ):
     t = 2.0 if temperature is DEFAULT else float(temperature)
     a = 0.5 if alpha is DEFAULT else float(alpha)
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     if temperature is not DEFAULT:
         kwargs["temperature"] = temperature
     if alpha is not DEFAULT:
@@ -288,7 +293,8 @@ def _check_student_loss(
     hint = explain(value, candidates, "ex2.student", expected=expected)
     _fail_if_not_finite(value, expected, call, hint)
     expect_scalar_tensor(value, call=call, dtype=student.dtype)
-    check_tensor(value, expected, call=call, hint=hint, **_tolerances(student.dtype))
+    rtol, atol = _tolerances(student.dtype)
+    check_tensor(value, expected, call=call, hint=hint, rtol=rtol, atol=atol)
 
 
 @pytest.mark.points(2)
