@@ -2,7 +2,7 @@
 
 Calls are sent to a worker through a :class:`Connection`; the value comes back as plain data, decoded
 with pristine code. A call that does not produce a value raises a
-:class:`autograder.protocol.SubmissionError` naming what happened, which the results plugin turns
+:class:`autograder.wire.errors.SubmissionError` naming what happened, which the results plugin turns
 into the learner's message.
 
 ``fn(...)`` returns the value; ``fn.call(...)`` returns the whole :class:`CallResult` (gradients with
@@ -17,10 +17,9 @@ from typing import Any, Protocol
 
 import torch
 
-from autograder import protocol
 from autograder.layout import EXERCISE_BY_ID, Exercise
-from autograder.protocol import CallResult, Handle
-from autograder.wire import arena, frame
+from autograder.wire import arena, frame, values
+from autograder.wire.values import CallResult, Handle
 
 
 class Connection(Protocol):
@@ -36,13 +35,13 @@ class LocalConnection:
     """
 
     def __init__(self, package: str):
-        from autograder.worker import Worker
+        from autograder.sandbox.worker import Worker
 
         self.worker = Worker(package, arena=arena.current())
 
     def request(self, tree: dict[str, Any], *, exercise: str) -> dict[str, Any]:
-        reply = self.worker.handle(protocol.loads(protocol.dumps(tree)))
-        return protocol.loads(protocol.dumps(reply))
+        reply = self.worker.handle(values.loads(values.dumps(tree)))
+        return values.loads(values.dumps(reply))
 
 
 def describe(value: Any) -> str:
@@ -54,7 +53,7 @@ def describe(value: Any) -> str:
     if isinstance(value, torch.nn.Module):
         layers = getattr(getattr(value, "config", None), "num_hidden_layers", None)
         return f"{type(value).__name__}({'' if layers is None else f'{layers} layers'})"
-    if isinstance(value, protocol.Seeded):
+    if isinstance(value, values.Seeded):
         return f"torch.Generator().manual_seed({value.seed})"
     if isinstance(value, Handle):
         return f"<{value.type_name}>"
@@ -91,24 +90,24 @@ class Callable_:
         shared = arena.current() if arguments else None
         try:
             if shared is not None:  # tensors the graders read back themselves after the call
-                encoded_args, encoded_kwargs = protocol.encode_arguments(args, kwargs, shared)
+                encoded_args, encoded_kwargs = values.encode_arguments(args, kwargs, shared)
             else:
                 encoded_args = [_encode_arg(a) for a in args]
                 encoded_kwargs = {k: _encode_arg(v) for k, v in kwargs.items()}
             encoded_backward = (
-                None if backward is None else (True if backward is True else protocol.encode(backward))
+                None if backward is None else (True if backward is True else values.encode(backward))
             )
-        except protocol.UnsafeResult as exc:
+        except values.UnsafeResult as exc:
             raise TypeError(f"the grader passed {exc.message} to {call_text}, which cannot be sent") from None
         tree = {
             "op": "call",
             "target": self._target,
             "args": encoded_args,
-            "kwargs": {protocol._TAG: "dict", "items": encoded_kwargs},
+            "kwargs": {values._TAG: "dict", "items": encoded_kwargs},
             "backward": encoded_backward,
             "arguments": bool(arguments),
         }
-        allow = protocol.ModelAllowance.of_arguments((args, kwargs))
+        allow = values.ModelAllowance.of_arguments((args, kwargs))
         sent = (encoded_args, encoded_kwargs) if shared is not None else None
         failure = self._exchange(tree, allow, sent, shared)
         del tree, encoded_args, encoded_kwargs, encoded_backward
@@ -123,8 +122,8 @@ class Callable_:
     def _exchange(
         self,
         tree: dict[str, Any],
-        allow: protocol.ModelAllowance,
-        sent: protocol.Arguments | None,
+        allow: values.ModelAllowance,
+        sent: tuple[list[Any], dict[str, Any]] | None,
         shared: arena.Arena | None,
     ):
         """The call's :class:`CallResult`, or the :class:`SubmissionError` to raise, stripped of its
@@ -135,14 +134,14 @@ class Callable_:
             deadline = frame.last_deadline()  # the call's: decoding the reply counts within it
             result = _decode_reply(reply, sent is not None, allow=allow, deadline=deadline)
             if sent is not None and shared is not None:
-                result.observed = protocol.observe_arguments(sent, shared)
+                result.observed = values.observe_arguments(sent, shared)
             return result
-        except protocol.SubmissionError as exc:
-            failure: protocol.SubmissionError = exc
-        except protocol.ProtocolError as exc:
-            failure = protocol.UnsafeResult(f"the worker sent back something that is not plain data ({exc})")
+        except values.SubmissionError as exc:
+            failure: values.SubmissionError = exc
+        except values.ProtocolError as exc:
+            failure = values.UnsafeResult(f"the worker sent back something that is not plain data ({exc})")
         except MemoryError:
-            failure = protocol.UnsafeResult("its reply is too big for the grading process's memory limit")
+            failure = values.UnsafeResult("its reply is too big for the grading process's memory limit")
         failure.__traceback__ = None
         failure.__context__ = None
         failure.__cause__ = None
@@ -152,15 +151,15 @@ class Callable_:
 
 def _encode_arg(value: Any) -> Any:
     if isinstance(value, Callable_) and isinstance(value._target, int):
-        return {protocol._TAG: "handle", "id": value._target, "type": value._name}
-    return protocol.encode(value)
+        return {values._TAG: "handle", "id": value._target, "type": value._name}
+    return values.encode(value)
 
 
 def _decode_reply(
     reply: Any,
     asked_arguments: bool = False,
     *,
-    allow: protocol.ModelAllowance | None = None,
+    allow: values.ModelAllowance | None = None,
     deadline: float | None = None,
 ) -> CallResult:
     """The :class:`CallResult` a reply tree stands for.
@@ -171,26 +170,26 @@ def _decode_reply(
         ProtocolError: the reply is not what a worker sends (a model ``allow`` refuses included).
     """
     if type(reply) is not dict:
-        raise protocol.ProtocolError("a reply that is not a dict")
+        raise values.ProtocolError("a reply that is not a dict")
     if reply.get("ok") is not True:
         raise _failure(reply)
     raw_value = reply.get("value")
     handle = None
     how = {"allow": allow, "deadline": deadline}
-    if type(raw_value) is dict and raw_value.get(protocol._TAG) == "handle":
+    if type(raw_value) is dict and raw_value.get(values._TAG) == "handle":
         if type(raw_value.get("id")) is not int:
-            raise protocol.ProtocolError("a handle that is not a number")
+            raise values.ProtocolError("a handle that is not a number")
         handle = raw_value["id"]
         value: Any = None
     else:
-        value = protocol.decode(raw_value, **how)
+        value = values.decode(raw_value, **how)
     grads_tree = reply.get("grads")
-    grads = protocol.decode(grads_tree, **how) if grads_tree is not None else {}
+    grads = values.decode(grads_tree, **how) if grads_tree is not None else {}
     tied = reply.get("tied", [])
     if type(grads) is not dict or type(tied) is not list or not all(type(group) is list for group in tied):
-        raise protocol.ProtocolError("a reply whose gradients or tied groups are malformed")
+        raise values.ProtocolError("a reply whose gradients or tied groups are malformed")
     if deadline is not None and time.monotonic() >= deadline:
-        raise protocol.CallTimedOut("its reply could not be read within the call's time limit")
+        raise values.CallTimedOut("its reply could not be read within the call's time limit")
     return CallResult(
         value=value,
         arguments_tree={key: reply.get(key) for key in ("args", "kwargs")} if asked_arguments else None,
@@ -202,21 +201,21 @@ def _decode_reply(
     )
 
 
-def _failure(reply: dict[str, Any]) -> protocol.SubmissionError:
+def _failure(reply: dict[str, Any]) -> values.SubmissionError:
     """The error a failure reply reports (its texts cut to a readable length)."""
     kind = str(reply.get("kind", "error"))[:40]
     message = str(reply.get("message", ""))[:2000]
     if kind == "raised":
         mro = reply.get("mro", [])
-        return protocol.SubmissionRaised(
+        return values.SubmissionRaised(
             message,
             type_name=str(reply.get("type", ""))[:200],
             mro=[str(x)[:200] for x in mro[:64]] if type(mro) is list else [],
             traceback=str(reply.get("traceback", ""))[:4000],
         )
     if kind == "unsafe_result":
-        return protocol.UnsafeResult(message, type_name=str(reply.get("type", ""))[:200])
-    return protocol.ERRORS_BY_KIND.get(kind, protocol.SubmissionError)(message)
+        return values.UnsafeResult(message, type_name=str(reply.get("type", ""))[:200])
+    return values.ERRORS_BY_KIND.get(kind, values.SubmissionError)(message)
 
 
 class ExerciseProxy:

@@ -140,7 +140,7 @@ def test_a_worker_forgets_project_modules_the_graders_imported_late(tmp_path):
 
     import torch
 
-    import autograder.worker  # noqa: F401  (a confined worker cannot read it from the repository)
+    import autograder.sandbox.worker  # noqa: F401  (a confined worker cannot read it from the repository)
     from autograder import grading, sandbox
     from autograder.grading.staging import stage
     from autograder.submission import Submission

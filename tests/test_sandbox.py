@@ -88,7 +88,7 @@ from pathlib import Path
 
 import torch
 
-import autograder.worker  # noqa: F401
+import autograder.sandbox.worker  # noqa: F401
 from autograder import grading, sandbox
 from autograder.sandbox.limits import Limits
 from autograder.grading.staging import stage
@@ -289,7 +289,7 @@ from pathlib import Path
 
 import torch
 
-import autograder.worker  # noqa: F401
+import autograder.sandbox.worker  # noqa: F401
 from autograder import grading, sandbox
 from autograder.sandbox.limits import Limits
 from autograder.grading.staging import stage

@@ -19,11 +19,11 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from autograder import protocol
 from autograder import submission as submission_module
 from autograder.layout import EXERCISE_BY_ID
 from autograder.submission import Callable_, LocalConnection, Submission, _decode_reply
 from autograder.wire import arena, frame
+from autograder.wire import values as protocol
 from solutions.model import BertConfig, BertModel
 
 SMALL = {"vocab_size": 30, "hidden_size": 8, "num_attention_heads": 2, "intermediate_size": 12}

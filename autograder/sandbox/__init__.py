@@ -1,6 +1,7 @@
 """Isolation of the learners' code: worker processes (:mod:`.process`), their limits (:mod:`.limits`),
 the kernel's confinement of them (:mod:`.confine`: namespaces, Landlock, seccomp, cgroups) and the clean
-process they are forked from (:mod:`.zygote`).
+process they are forked from (:mod:`.zygote`) and the worker's own side, which runs the submission
+(:mod:`.worker`).
 
 ``autograder.sandbox`` keeps the names the rest of the project imported from the single module it was.
 """

@@ -31,6 +31,7 @@ import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
@@ -179,9 +180,20 @@ def load_filter(*, processes: bool = True) -> bool:
 
     Returns False, changing nothing, when libseccomp is not available.
     """
+    rules = _filter(processes)
+    if rules is None:
+        return False
+    rules.load()
+    return True
+
+
+@functools.cache
+def _filter(processes: bool) -> Any:
+    """The filter :func:`load_filter` loads, built once per process tree (the zygote builds both before
+    it forks any keeper, so a worker only loads it); None without libseccomp."""
     pyseccomp = _seccomp()
     if pyseccomp is None:
-        return False
+        return None
     rules = pyseccomp.SyscallFilter(defaction=pyseccomp.ALLOW)
     refused = pyseccomp.ERRNO(errno.EPERM)
     for name in SOCKET_SYSCALLS:
@@ -193,8 +205,7 @@ def load_filter(*, processes: bool = True) -> bool:
                 rules.add_rule(refused, name)
         rules.add_rule(refused, "clone", pyseccomp.Arg(0, pyseccomp.MASKED_EQ, _CLONE_THREAD, 0))
         rules.add_rule(pyseccomp.ERRNO(errno.ENOSYS), "clone3")
-    rules.load()
-    return True
+    return rules
 
 
 # --------------------------------------------------------------------------------------------------
@@ -293,9 +304,41 @@ def restrict_files(readable: Iterable[str], hidden: Iterable[str], readable_fds:
 
     Returns False, changing nothing, when the kernel has no Landlock.
     """
+    ruleset = file_ruleset(readable, hidden, readable_fds)
+    if ruleset is None:
+        return False
+    restrict_self(ruleset)
+    return True
+
+
+@functools.cache
+def _rule_rights(readable: str, hidden: tuple[str, ...], abi: int) -> tuple[tuple[str, int], ...]:
+    """``(path, rights)`` of each rule for the folder or file ``readable`` minus ``hidden``, worked out
+    once per process tree for the fixed ones (the zygote does it before it forks any keeper)."""
+    rules = []
+    for path in _allowed_paths([readable], hidden):
+        if path in DEVICES:
+            rights = _READ_FILE | _WRITE_FILE | (_TRUNCATE if abi >= 3 else 0)
+        elif os.path.isdir(path):
+            rights = _EXECUTE | _READ_FILE | _READ_DIR
+        else:
+            rights = _EXECUTE | _READ_FILE
+        rules.append((path, rights))
+    return tuple(rules)
+
+
+def file_ruleset(
+    readable: Iterable[str], hidden: Iterable[str], readable_fds: Iterable[int] = ()
+) -> int | None:
+    """A Landlock ruleset (its descriptor) holding the rules :func:`restrict_files` describes, not yet in
+    force: :func:`restrict_self` puts it in force in the process that calls it. None without Landlock.
+
+    A submission's init makes it once, before it forks any worker (each worker then only calls
+    :func:`restrict_self`); it must never reach the submission's code (rules could be added to it).
+    """
     abi = landlock_abi()
     if abi < 1:
-        return False
+        return None
     handled_fs = (1 << 13) - 1  # every right of ABI 1 (execute ... make_sym)
     if abi >= 2:
         handled_fs |= 1 << 13  # refer
@@ -310,13 +353,9 @@ def restrict_files(readable: Iterable[str], hidden: Iterable[str], readable_fds:
     if ruleset < 0:
         raise OSError(ctypes.get_errno(), "landlock_create_ruleset failed")
     try:
-        for path in _allowed_paths(readable, hidden):
-            if path in DEVICES:
-                rights = _READ_FILE | _WRITE_FILE | (_TRUNCATE if abi >= 3 else 0)
-            elif os.path.isdir(path):
-                rights = _EXECUTE | _READ_FILE | _READ_DIR
-            else:
-                rights = _EXECUTE | _READ_FILE
+        hidden = tuple(hidden)
+        rules = [rule for path in dict.fromkeys(readable) for rule in _rule_rights(path, hidden, abi)]
+        for path, rights in rules:
             try:
                 fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
             except OSError:
@@ -331,12 +370,21 @@ def restrict_files(readable: Iterable[str], hidden: Iterable[str], readable_fds:
             rule = _PathBeneath(_EXECUTE | _READ_FILE | _READ_DIR, fd)
             if libc.syscall(_SYS_ADD_RULE, ruleset, _RULE_PATH_BENEATH, ctypes.byref(rule), 0) != 0:
                 raise OSError(ctypes.get_errno(), f"landlock_add_rule failed for descriptor {fd}")
+    except BaseException:
+        os.close(ruleset)
+        raise
+    return ruleset
+
+
+def restrict_self(ruleset: int) -> None:
+    """Put the Landlock ruleset ``ruleset`` (from :func:`file_ruleset`) in force in the calling process
+    and its future children, and close it. Irreversible."""
+    try:
         _prctl(_PR_SET_NO_NEW_PRIVS, 1)
-        if libc.syscall(_SYS_RESTRICT_SELF, ruleset, ctypes.c_uint32(0)) != 0:
+        if _libc().syscall(_SYS_RESTRICT_SELF, ruleset, ctypes.c_uint32(0)) != 0:
             raise OSError(ctypes.get_errno(), "landlock_restrict_self failed")
     finally:
         os.close(ruleset)
-    return True
 
 
 # --------------------------------------------------------------------------------------------------

@@ -96,10 +96,13 @@ def drop_privileges() -> None:
 
 
 def confine_worker(
-    limits: Limits, root: Path | None = None, *, own_namespaces: bool = False
+    limits: Limits, root: Path | None = None, *, own_namespaces: bool = False, ruleset: int | None = None
 ) -> dict[str, bool]:
     """Apply every limit to the calling process (the worker about to import the submission staged in
-    ``root``); ``own_namespaces``: it is alone in a user namespace made for it. Irreversible.
+    ``root``); ``own_namespaces``: it is alone in a user namespace made for it; ``ruleset``: the
+    Landlock ruleset for ``root`` made beforehand (:func:`autograder.sandbox.confine.file_ruleset`,
+    closed here), else made now.
+    Irreversible.
 
     Returns which confinements took (``{"landlock": ..., "seccomp": ...}``): without Landlock the worker
     may read what the user it runs as may read; without seccomp it may open sockets other than TCP.
@@ -113,14 +116,23 @@ def confine_worker(
         resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_processes, limits.max_processes))
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     took = {"landlock": False, "seccomp": False}
-    if root is not None:
-        readable, hidden = confine.worker_file_rules()
-        by_fd = [int(e.rsplit("/", 1)[1]) for e in sys.path if e.startswith("/proc/self/fd/")]
-        took["landlock"] = confine.restrict_files([*readable, str(Path(root).resolve())], hidden, by_fd)
+    if ruleset is not None:
+        confine.restrict_self(ruleset)
+        took["landlock"] = True
+    elif root is not None:
+        took["landlock"] = confine.restrict_files(*worker_ruleset_paths(root))
     took["seccomp"] = confine.load_filter(processes=limits.allow_processes)
     if own_namespaces:
         confine.drop_capabilities()
     return took
+
+
+def worker_ruleset_paths(root: Path) -> tuple[list[str], tuple[str, ...], list[int]]:
+    """``(readable, hidden, readable descriptors)`` of a worker's Landlock rules: the system and Python,
+    the staged submission in ``root``, the folders of ``sys.path`` reached by descriptor."""
+    readable, hidden = confine.worker_file_rules()
+    by_fd = [int(e.rsplit("/", 1)[1]) for e in sys.path if e.startswith("/proc/self/fd/")]
+    return [*readable, str(Path(root).resolve())], hidden, by_fd
 
 
 def die_with_parent(parent_pid: int) -> None:

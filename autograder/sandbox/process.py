@@ -3,7 +3,7 @@
 A :class:`SandboxConnection` is the graders' connection (see :mod:`autograder.submission`) under the
 grading engine. Each exercise gets its own worker, so a file that patches ``torch`` at import or
 crashes cannot touch another exercise's checks. A worker is killed and replaced after a timeout, a
-crash or a broken message; the call that saw it fails with a :class:`~autograder.protocol.SubmissionError`
+crash or a broken message; the call that saw it fails with a :class:`~autograder.wire.errors.SubmissionError`
 and the next call gets a fresh worker.
 
 No worker is forked from the grading process: a submission's *keeper* is forked by the zygote
@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import faulthandler
+import fcntl
 import importlib.abc
 import os
 import select
@@ -33,14 +34,17 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from autograder import protocol
 from autograder.grading.staging import PACKAGE
 from autograder.layout import EXERCISE_BY_ID
 from autograder.sandbox import confine
 from autograder.sandbox import limits as limits_module
 from autograder.sandbox.limits import Limits
+from autograder.wire import values
 
 WORKER_FAILED_TO_START = 70
+# A worker's pipes hold this much (the kernel's default is 64 KiB): a message of a few megabytes (a
+# batch of token ids, a model) crosses in a few writes rather than in dozens of wake-ups of the reader.
+PIPE_BYTES = 1 << 20
 
 
 def fork() -> int:
@@ -153,9 +157,12 @@ def _become_keeper(
     init = fork()
     if init == 0:
         os.close(alive_write)
-        pipes = _become_init(control, alive_read, namespaces=namespaces)  # returns in a worker only
+        # returns in a worker only
+        *pipes, ruleset = _become_init(control, alive_read, root, python_paths, namespaces=namespaces)
         _reach_python_by_fd(python_paths)
-        _run_worker(root, limits, *pipes, project, own_namespaces=namespaces, arena_fd=arena_fd)
+        _run_worker(
+            root, limits, *pipes, project, own_namespaces=namespaces, arena_fd=arena_fd, ruleset=ruleset
+        )
         os._exit(0)
     control.close()
     os.close(alive_read)
@@ -164,16 +171,24 @@ def _become_keeper(
     os._exit(0)
 
 
-def _become_init(control: socket.socket, alive_read: int, *, namespaces: bool) -> tuple[int, int]:
+def _become_init(
+    control: socket.socket, alive_read: int, root: Path, python_paths: dict[str, int], *, namespaces: bool
+) -> tuple[int, int, int | None]:
     """The PID namespace's init (with ``namespaces``: its own ``/proc``), then fork workers on request
-    and reap every process left to it. Returns ``(request_read, reply_write)`` in each worker it forks;
-    never in itself. Ends when the grading process closes ``control``."""
+    and reap every process left to it. Returns ``(request_read, reply_write, Landlock ruleset)`` in each
+    worker it forks (the ruleset for the submission in ``root``, made here once for all its workers, or
+    None: the worker makes its own); never in itself. Ends when the grading process closes ``control``."""
     confine._prctl(limits_module.PR_SET_PDEATHSIG, signal.SIGKILL)
     if select.select([alive_read], [], [], 0)[0]:  # the keeper died before the line above
         os._exit(WORKER_FAILED_TO_START)
     os.close(alive_read)
     if namespaces and not confine.mount_own_proc():
         os._exit(WORKER_FAILED_TO_START)
+    readable, hidden, _ = limits_module.worker_ruleset_paths(root)
+    try:  # after the namespace's own /proc is mounted: the rule for /proc is for that one
+        ruleset = confine.file_ruleset(readable, hidden, python_paths.values())
+    except OSError:
+        ruleset = None
     ended: dict[int, int] = {}
 
     def reap_all() -> None:
@@ -192,6 +207,9 @@ def _become_init(control: socket.socket, alive_read: int, *, namespaces: bool) -
         if op == b"S":
             request_read, to_worker = os.pipe()
             from_worker, reply_write = os.pipe()
+            for pipe in (to_worker, from_worker):
+                with contextlib.suppress(OSError):  # over the user's pipe budget: the default size
+                    fcntl.fcntl(pipe, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
             worker = fork()
             if worker == 0:
                 control.close()
@@ -199,7 +217,7 @@ def _become_init(control: socket.socket, alive_read: int, *, namespaces: bool) -
                 os.close(from_worker)
                 confine._prctl(limits_module.PR_SET_PDEATHSIG, signal.SIGKILL)
                 os.setsid()
-                return request_read, reply_write
+                return request_read, reply_write, ruleset
             os.close(request_read)
             os.close(reply_write)
             socket.send_fds(control, [worker.to_bytes(8, "big")], [to_worker, from_worker])
@@ -244,14 +262,14 @@ class WorkerProcess:
         Raises:
             TimeoutError: no complete reply within ``timeout`` seconds.
             EOFError: the worker closed its end (it ended).
-            protocol.ProtocolError: the reply is not plain data or breaks the framing.
+            values.ProtocolError: the reply is not plain data or breaks the framing.
         """
         deadline = time.monotonic() + timeout
         try:
-            _send(self._to_worker, protocol.dumps(tree), deadline)
+            _send(self._to_worker, values.dumps(tree), deadline)
         except BrokenPipeError:
             raise EOFError from None
-        return protocol.loads(protocol.recv_message(self._from_worker, deadline))
+        return values.loads(values.recv_message(self._from_worker, deadline))
 
     def stop(self, *, wait: float = 0.0) -> str:
         """End the worker and reap it; returns how it ended (``"killed by signal SIGSEGV"``)."""
@@ -296,22 +314,22 @@ def _run_worker(
     *,
     own_namespaces: bool,
     arena_fd: int | None = None,
+    ruleset: int | None = None,
 ) -> None:
     """Confine this process and serve the submission's calls (``arena_fd``: the graders' shared memory
-    for arguments, mapped here before the memory limit counts what this process has). Never returns."""
+    for arguments, mapped here before the memory limit counts what this process has; ``ruleset``: the
+    submission's Landlock ruleset, closed before its code runs). Never returns."""
     from autograder.wire import arena
 
     try:
         if arena_fd is not None:
             arena.attach(arena_fd)
-        limits_module.confine_worker(limits, root, own_namespaces=own_namespaces)
+        limits_module.confine_worker(limits, root, own_namespaces=own_namespaces, ruleset=ruleset)
     except Exception as exc:  # noqa: BLE001  (the submission is not run unconfined: its first request says why)
         with contextlib.suppress(Exception):
-            protocol.recv_message(request_read, time.monotonic() + 5.0)
+            values.recv_message(request_read, time.monotonic() + 5.0)
             problem = f"the sandbox could not be set up ({type(exc).__name__}: {exc})"
-            protocol.send_message(
-                reply_write, protocol.dumps({"ok": False, "kind": "error", "message": problem})
-            )
+            values.send_message(reply_write, values.dumps({"ok": False, "kind": "error", "message": problem}))
         os._exit(WORKER_FAILED_TO_START)
     given = sys.modules.get("solutions.model")
     _forget_the_project(project)
@@ -322,7 +340,7 @@ def _run_worker(
     import torch
 
     torch.set_num_threads(1)
-    from autograder.worker import serve
+    from autograder.sandbox.worker import serve
 
     serve(request_read, reply_write, PACKAGE)
     os._exit(0)
@@ -402,13 +420,17 @@ WORKER_MODULES = frozenset(
         "autograder",
         "autograder.layout",
         "autograder.limits",
-        "autograder.protocol",
         "autograder.sandbox",
         "autograder.sandbox.confine",
         "autograder.sandbox.limits",
         "autograder.sandbox.process",
         "autograder.grading.staging",
-        "autograder.worker",
+        "autograder.sandbox.worker",
+        "autograder.wire",
+        "autograder.wire.arena",
+        "autograder.wire.errors",
+        "autograder.wire.frame",
+        "autograder.wire.values",
         "autograder.graders",
         "autograder.graders.zoo",
     }
@@ -468,7 +490,7 @@ def _send(fd: int, payload: bytes, deadline: float) -> None:
             if not ready:
                 raise TimeoutError
             try:
-                written = os.write(fd, data[: 1 << 16])
+                written = os.write(fd, data[:PIPE_BYTES])
             except BlockingIOError:
                 continue
             data = data[written:]
@@ -490,12 +512,12 @@ class SandboxConnection:
     # ----------------------------------------------------------------------------------------------
     def request(self, tree: dict[str, Any], *, exercise: str) -> dict[str, Any]:
         if exercise not in EXERCISE_BY_ID:
-            raise protocol.SubmissionError(f"{exercise} is not an exercise")
+            raise values.SubmissionError(f"{exercise} is not an exercise")
         if exercise in self.import_failures:
-            raise protocol.ImportFailed(self.import_failures[exercise], exercise=exercise)
+            raise values.ImportFailed(self.import_failures[exercise], exercise=exercise)
         seconds = _seconds(self.limits.call_timeout)
         if self.timeouts.get(exercise, 0) >= self.limits.timeouts_per_exercise:
-            raise protocol.CallTimedOut(
+            raise values.CallTimedOut(
                 f"Not run: {self.timeouts[exercise]} earlier calls into {exercise} did not return within "
                 f"{seconds} s (an infinite loop?), so its remaining checks fail without waiting.",
                 exercise=exercise,
@@ -508,25 +530,25 @@ class SandboxConnection:
         except TimeoutError:
             self._retire(exercise)
             self.timeouts[exercise] = self.timeouts.get(exercise, 0) + 1
-            raise protocol.CallTimedOut(
+            raise values.CallTimedOut(
                 f"it did not return within {seconds} s (an infinite loop?)", exercise=exercise
             ) from None
         except EOFError:
             how = self._retire(exercise, died=True)
-            raise protocol.WorkerDied(
+            raise values.WorkerDied(
                 f"the process running your code died ({how}; out of memory?)", exercise=exercise
             ) from None
-        except protocol.ProtocolError:
+        except values.ProtocolError:
             self._retire(exercise)
             raise
         except MemoryError:
             self._retire(exercise)
-            raise protocol.UnsafeResult(
+            raise values.UnsafeResult(
                 "its reply is too big for the grading process's memory limit", exercise=exercise
             ) from None
         except OSError as exc:
             how = self._retire(exercise, died=True)
-            raise protocol.WorkerDied(
+            raise values.WorkerDied(
                 f"the process running your code stopped answering ({how}; {exc.strerror})", exercise=exercise
             ) from None
 
@@ -574,7 +596,7 @@ class SandboxConnection:
         except (EOFError, OSError):
             how = self._retire(exercise, died=True)
             message = f"importing {module}.py ended the process running it ({how})"
-        except protocol.ProtocolError as exc:
+        except values.ProtocolError as exc:
             self._retire(exercise)
             message = f"importing {module}.py broke the connection to the grader ({exc})"
         else:
@@ -588,7 +610,7 @@ class SandboxConnection:
                 message = f"importing {module}.py failed ({detail[:300]})"
             self._retire(exercise)
         self.import_failures[exercise] = message
-        raise protocol.ImportFailed(message, exercise=exercise)
+        raise values.ImportFailed(message, exercise=exercise)
 
 
 def _seconds(value: float) -> str:

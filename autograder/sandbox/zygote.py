@@ -45,7 +45,7 @@ ZYGOTE_MODULES = (
     "torch",
     "solutions.model",
     "autograder.graders.zoo",
-    "autograder.worker",
+    "autograder.sandbox.worker",
     "autograder.sandbox.process",
 )
 READY = b"ready"
@@ -256,8 +256,11 @@ def main(fd: int, parent: int) -> None:
 
         torch.set_num_threads(1)
         _warm_model_classes()
-        confine.worker_file_rules()
-        confine.seccomp_available()
+        readable, hidden = confine.worker_file_rules()
+        for path in readable:  # the Landlock rules every submission's init then makes from these
+            confine._rule_rights(path, hidden, confine.landlock_abi())
+        for processes in (False, True):
+            confine._filter(processes)
         project = process.project_modules_here()
         process.title_this_process(process.ZYGOTE_TITLE)
         gc.collect()

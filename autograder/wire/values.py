@@ -8,8 +8,6 @@ value becomes a tree of tagged containers, scalars and tensors (:func:`encode`),
 :mod:`autograder.wire.frame` and checked when read back (:func:`decode`, with :class:`ModelAllowance`
 bounding the models a reply may hold). The arguments a check reads back after the call travel in
 shared memory (:mod:`autograder.wire.arena`).
-
-``autograder.protocol`` is this module under its older name.
 """
 
 from __future__ import annotations
@@ -240,7 +238,7 @@ def model_key(module: nn.Module) -> str | None:
     """The key of a model's exact class, or None when that class may not cross."""
     cls = type(module)
     keys = ["given.BertModel", "given.BertForMaskedLM"]
-    if "transformers" in sys.modules:  # else no model can be of its classes: do not import it (4 s)
+    if "transformers" in sys.modules:  # else no model can be of its classes: do not import it
         keys += ["hf.BertModel", "hf.BertForMaskedLM"]
     for key in keys:
         try:
@@ -280,7 +278,7 @@ def _build_model(key: str, init: dict[str, Any], device: str) -> nn.Module:
     else:
         args, kwargs = (), dict(init)
     with random_init_skipped():
-        if device == "cpu":  # the default device: torch.device's context would cost a third more
+        if device == "cpu":  # the default device: no torch.device context, which costs time per module
             return cls(*args, **kwargs)
         with torch.device(device):
             return cls(*args, **kwargs)
@@ -293,9 +291,8 @@ _INITIALISERS = ("uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "
 def random_init_skipped():
     """Make ``torch.nn.init``'s fills no-ops while a model is rebuilt from a message.
 
-    On the CPU, ``load_state_dict(strict=True)`` then overwrites every parameter and persistent buffer
+    On the CPU, the state sent (:func:`_load_state`) then replaces every parameter and persistent buffer
     (buffers made with ``torch.arange``/``zeros`` are untouched); on meta there is nothing to fill.
-    Building a small BERT takes about a third less time.
     """
     saved = {name: getattr(nn.init, name) for name in _INITIALISERS}
     for name in _INITIALISERS:
@@ -380,20 +377,10 @@ def encode(obj: Any, *, handles: Callable[[Any], int] | None = None) -> Any:
     raise UnsafeResult(f"a value of type {_type_name(obj)}", type_name=_type_name(obj))
 
 
-# Inputs the graders built before any worker was forked (see ``support.shared_input``). A message
-# that carries one still carries all of it; a forked worker may use its own inherited copy instead of
-# rebuilding it, once (its copy is untouched until then: only the submission's code could change it).
-_SHARED: list[nn.Module] = []
-_SHARED_INDEX: dict[int, int] = {}
-
-
 def share(obj: Any) -> Any:
-    """Mark a model or tensor as a shared input of the graders, built before the workers are forked;
-    returns it. Its encoding is made now, once, and reused for every message that carries it while
-    its tensors are unchanged (see :func:`_prepared`)."""
-    if isinstance(obj, nn.Module) and id(obj) not in _SHARED_INDEX:
-        _SHARED_INDEX[id(obj)] = len(_SHARED)
-        _SHARED.append(obj)
+    """Mark a model or tensor as a shared input of the graders (see ``support.shared_input``); returns
+    it. Its encoding is made now, once, and reused for every message that carries it while its tensors
+    are unchanged (see :func:`_prepared`)."""
     if _USE_PREPARED and isinstance(obj, (nn.Module, torch.Tensor)) and _prepared(obj) is None:
         _PREPARED.pop(id(obj), None)
         tree = encode(obj)
@@ -448,19 +435,6 @@ def _tree_tensors(tree: Any):
             yield from _tree_tensors(value)
 
 
-def shared_count() -> int:
-    return len(_SHARED)
-
-
-def shared_model(number: int) -> nn.Module:
-    return _SHARED[number]
-
-
-def _shared_number(module: nn.Module) -> int | None:
-    number = _SHARED_INDEX.get(id(module))
-    return number if number is not None and _SHARED[number] is module else None
-
-
 def _encode_model(module: nn.Module, key: str, arena: Arena | None = None) -> dict[str, Any]:
     params = list(module.parameters())
     device = "meta" if params and params[0].device.type == "meta" else "cpu"
@@ -484,7 +458,6 @@ def _encode_model(module: nn.Module, key: str, arena: Arena | None = None) -> di
         "state": state,
         "frozen": frozen,
         "training": bool(module.training),
-        "shared": None if arena is not None else _shared_number(module),
         "inner_layers": _inner_layer_counts(module, key),
     }
 
@@ -612,14 +585,12 @@ def decode(
     *,
     resolve_handle: Callable[[int], Any] | None = None,
     models_as_sent: bool = False,
-    take_shared: Callable[[int, str], nn.Module | None] | None = None,
     allow: ModelAllowance | None = None,
     deadline: float | None = None,
     arena: Arena | None = None,
 ) -> Any:
     """Rebuild a value from :func:`encode`'s tree (models with this side's pristine classes, or with
-    ``models_as_sent`` as :class:`SentModel` data, not rebuilt). ``take_shared(number, key)`` may
-    return this process's own copy of a shared input instead (a forked worker's).
+    ``models_as_sent`` as :class:`SentModel` data, not rebuilt).
 
     On the graders' side ``allow`` bounds the models a reply may hold (checked before one is built) and
     ``deadline`` (a ``time.monotonic()`` value) is the call's: building a model starts only before it.
@@ -631,7 +602,7 @@ def decode(
         CallTimedOut: the deadline passed while the reply was being decoded.
         RuntimeError: a model whose state does not fit its config (from ``load_state_dict``).
     """
-    decoder = _Decoder(resolve_handle, models_as_sent, take_shared, allow, deadline, arena)
+    decoder = _Decoder(resolve_handle, models_as_sent, allow, deadline, arena)
     try:
         return decoder.value(tree, 0)
     except (ProtocolError, SubmissionError, RuntimeError):
@@ -647,7 +618,6 @@ _MALFORMED = (TypeError, ValueError, KeyError, IndexError, AttributeError, Overf
 class _Decoder:
     resolve_handle: Callable[[int], Any] | None
     models_as_sent: bool
-    take_shared: Callable[[int, str], nn.Module | None] | None
     allow: ModelAllowance | None
     deadline: float | None
     arena: Arena | None
@@ -714,10 +684,6 @@ class _Decoder:
             raise ProtocolError("a model config that is not plain data")
         if self.models_as_sent:
             return SentModel(key, dict(init), dict(state))
-        if self.take_shared is not None and type(tree.get("shared")) is int:
-            inherited = self.take_shared(tree["shared"], key)
-            if inherited is not None:
-                return inherited
         if device not in ("cpu", "meta"):
             raise ProtocolError(f"a model on {device[:20]!r}")
         _resolve_class(key)
@@ -730,15 +696,7 @@ class _Decoder:
             raise CallTimedOut("its reply could not be read within the call's time limit (a model too big?)")
         module = _build_model(key, dict(init), device)
         if device != "meta":
-            module.load_state_dict(state, strict=True)
-        if in_arena:  # the submission works on the graders' shared memory itself
-            with torch.no_grad():
-                for name, tensor in [
-                    *module.named_parameters(remove_duplicate=False),
-                    *module.named_buffers(),
-                ]:
-                    if name in state:
-                        tensor.data = state[name]
+            _load_state(module, key, state)
         frozen_names = {str(name) for name in frozen}
         for name, p in module.named_parameters():
             p.requires_grad_(name not in frozen_names)
@@ -757,6 +715,51 @@ class _Decoder:
             if self.allow is not None:
                 self.allow.check(key, {"num_hidden_layers": layers}, device)
         return counts
+
+
+def _load_state(module: nn.Module, key: str, state: dict[str, torch.Tensor]) -> None:
+    """``module.load_state_dict(state, strict=True)``, except that each tensor of ``state`` (decoded for
+    this model alone: nothing else holds it) becomes the parameter's or buffer's memory instead of being
+    copied into it; where the dtypes differ it is copied (and converted), as ``load_state_dict`` does.
+    The classes of this package (whose modules have no state-dict hooks) only: ``transformers``' go
+    through ``load_state_dict``.
+
+    Raises:
+        RuntimeError: ``state`` does not name exactly the model's parameters and persistent buffers, or
+            a tensor's shape differs from its parameter's (as ``load_state_dict`` raises).
+    """
+    if key.partition(".")[0] == "hf":
+        module.load_state_dict(state, strict=True)
+        return
+    targets: list[tuple[str, torch.Tensor]] = []
+    for prefix, submodule in module.named_modules(remove_duplicate=False):
+        dot = f"{prefix}." if prefix else ""
+        targets += [(dot + name, p) for name, p in submodule._parameters.items() if p is not None]
+        transient = submodule._non_persistent_buffers_set
+        targets += [
+            (dot + name, b)
+            for name, b in submodule._buffers.items()
+            if b is not None and name not in transient
+        ]
+    names = {name for name, _ in targets}
+    if len(names) != len(targets) or names != state.keys():
+        missing, unexpected = sorted(names - state.keys()), sorted(state.keys() - names)
+        raise RuntimeError(
+            f"Error(s) in loading state_dict for {type(module).__name__}: "
+            f"missing keys {missing[:5]}, unexpected keys {unexpected[:5]}"
+        )
+    with torch.no_grad():
+        for name, tensor in targets:
+            value = state[name]
+            if value.shape != tensor.shape:
+                raise RuntimeError(
+                    f"Error(s) in loading state_dict for {type(module).__name__}: size mismatch for {name}: "
+                    f"copying a param with shape {tuple(value.shape)}, the model has {tuple(tensor.shape)}"
+                )
+            if value.dtype == tensor.dtype and value.device == tensor.device:
+                tensor.data = value
+            else:
+                tensor.copy_(value)
 
 
 def _set_inner_layers(module: nn.Module, counts: dict[str, int]) -> None:

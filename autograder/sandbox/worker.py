@@ -32,10 +32,15 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from autograder import protocol
 from autograder.layout import EXERCISE_BY_MODULE
 from autograder.wire import arena as arena_module
-from autograder.wire import frame
+from autograder.wire import frame, values
+
+# Types in the annotations of :func:`bind`'s closures (where ``dict``, ``list``... name bound builtins).
+Tree = dict[str, Any]
+Names = list[str]
+Groups = list[list[str]]
+Ids = set[int]
 
 STUB_MESSAGE = re.compile(r"^ex\d+: implement\b")
 TRACEBACK_CHARS = 2000
@@ -44,37 +49,23 @@ TRACEBACK_CHARS = 2000
 class Worker:
     """Answers requests for one staged submission package (``package`` is importable).
 
-    ``forked``: this process is a worker forked from the graders' process after their shared inputs
-    were built, so each of those may be handed to the submission as this process's own copy, once,
-    instead of being rebuilt from the message. (In the graders' own process it would be theirs.) The
-    engine's workers are not: they come from the zygote (:mod:`autograder.sandbox.zygote`).
     ``arena``: the graders' shared memory for arguments (by default the one this process attached).
     """
 
-    def __init__(self, package: str, *, forked: bool = False, arena: arena_module.Arena | None = None):
+    def __init__(self, package: str, *, arena: arena_module.Arena | None = None):
         self.package = package
         self.handles: dict[int, Any] = {}
-        self.unused_shared = set(range(protocol.shared_count())) if forked else set()
         self.arena = arena if arena is not None else arena_module.inherited()
         # The graders' ready-made encodings of their inputs must not describe what the submission's
         # code did to them here (a teacher changed in place, or with layers removed, goes back as it is).
-        protocol.forget_prepared()
-        protocol.set_given_model_module(lambda: importlib.import_module(f"{package}.model"))
+        values.forget_prepared()
+        values.set_given_model_module(lambda: importlib.import_module(f"{package}.model"))
         self.handle = bind(self)
-
-    def _take_shared(self, number: int, key: str) -> Any:
-        if number not in self.unused_shared:
-            return None
-        model = protocol.shared_model(number)
-        if protocol.model_key(model) != key:
-            return None
-        self.unused_shared.discard(number)
-        return model
 
     # ----------------------------------------------------------------------------------------------
     def _import(self, module: str):
         if module not in EXERCISE_BY_MODULE:
-            raise protocol.ImportFailed(f"{module} is not an exercise module")
+            raise values.ImportFailed(f"{module} is not an exercise module")
         qualified = f"{self.package}.{module}"
         if qualified in sys.modules:
             return sys.modules[qualified]
@@ -82,23 +73,23 @@ class Worker:
             return importlib.import_module(qualified)
         except ModuleNotFoundError as exc:
             if exc.name == qualified:
-                raise protocol.ImportFailed(f"{module}.py is not in the submission") from None
-            raise protocol.ImportFailed(_describe_import_error(module, exc)) from None
+                raise values.ImportFailed(f"{module}.py is not in the submission") from None
+            raise values.ImportFailed(_describe_import_error(module, exc)) from None
         except BaseException as exc:  # SyntaxError, SystemExit, KeyboardInterrupt at import time  # noqa: BLE001
             sys.modules.pop(qualified, None)
-            raise protocol.ImportFailed(_describe_import_error(module, exc)) from None
+            raise values.ImportFailed(_describe_import_error(module, exc)) from None
 
     def _resolve(self, target: Any):
         if type(target) is int:
             if target not in self.handles:
-                raise protocol.SubmissionError(f"no object with handle {target}")
+                raise values.SubmissionError(f"no object with handle {target}")
             return self.handles[target]
         module_name, _, name = str(target).partition(".")
         module = self._import(module_name)
         try:
             return module.__dict__[name]
         except KeyError:
-            raise protocol.MissingName(
+            raise values.MissingName(
                 f"{module_name}.py has no {name}: did you misname or forget to define it?"
             ) from None
 
@@ -109,7 +100,7 @@ class Worker:
 
     def _handle_value(self, number: int) -> Any:
         if number not in self.handles:
-            raise protocol.SubmissionError(f"no object with handle {number}")
+            raise values.SubmissionError(f"no object with handle {number}")
         return self.handles[number]
 
 
@@ -141,7 +132,7 @@ def bind(worker: Worker) -> Callable[[Any], dict[str, Any]]:
     names = globals()
     import torch as torch_module
 
-    protocol, frame = names["protocol"], names["frame"]
+    values, frame = names["values"], names["frame"]
     short, traceback_chars, stub_message = names["_short"], names["TRACEBACK_CHARS"], names["STUB_MESSAGE"]
     max_depth, dtype_named, empty = frame.MAX_DEPTH, frame.dtype_named, torch_module.empty
     tensor_type, module_type, parameter_type = (
@@ -168,25 +159,20 @@ def bind(worker: Worker) -> Callable[[Any], dict[str, Any]]:
     frombuffer, set_data = torch_module.frombuffer, base.__dict__["data"].__set__
     requires_grad_, view_as = base.requires_grad_, base.view
     items, kind, is_instance, to_list, to_tuple, to_bool = dict.items, type, isinstance, list, tuple, bool
-    encode, decode, tag = protocol.encode, protocol.decode, protocol._TAG
+    encode, decode, tag = values.encode, values.decode, values._TAG
     unsafe, submission_error, not_started = (
-        protocol.UnsafeResult,
-        protocol.SubmissionError,
-        protocol.NotStarted,
+        values.UnsafeResult,
+        values.SubmissionError,
+        values.NotStarted,
     )
-    plain_scalar_tree = protocol._is_plain_scalar_tree
+    plain_scalar_tree = values._is_plain_scalar_tree
     shared = worker.arena
     arena_start = shared.span()[0] if shared is not None else None
-    resolve, keep, handle_value, take_shared = (
-        worker._resolve,
-        worker._keep,
-        worker._handle_value,
-        worker._take_shared,
-    )
+    resolve, keep, handle_value = worker._resolve, worker._keep, worker._handle_value
     importer = worker._import
     failure, describe_exception, name_of = names["_failure"], traceback.format_exception, str
 
-    def raised(exc: BaseException) -> dict[str, Any]:
+    def raised(exc: builtins.BaseException) -> Tree:
         text = "".join(describe_exception(kind(exc), exc, exc.__traceback__))
         return failure(
             "raised",
@@ -202,7 +188,7 @@ def bind(worker: Worker) -> Callable[[Any], dict[str, Any]]:
         except unsafe:
             return None
 
-    def instance_dict(obj: Any) -> dict[str, Any]:
+    def instance_dict(obj: Any) -> Tree:
         """``obj``'s own attribute dict, through the C slot descriptor of its class (a ``__dict__``
         property or ``__getattribute__`` defined by a swapped-in class is passed over)."""
         for cls in mro_of(kind(obj)):
@@ -213,7 +199,7 @@ def bind(worker: Worker) -> Callable[[Any], dict[str, Any]]:
                     return own
         raise unsafe(f"an object of type {kind(obj).__name__} without its own attributes")
 
-    def arena_view(entry: dict[str, Any]) -> Any:
+    def arena_view(entry: Tree) -> Any:
         dtype, shape = dtype_named(entry["dtype"]), entry["shape"]
         count = 1
         for size in shape:
@@ -242,7 +228,7 @@ def bind(worker: Worker) -> Callable[[Any], dict[str, Any]]:
                     set_data(tensor, arena_view(entry))
         return value
 
-    def walk_module(module: Any, prefix: str, depth: int, seen: set[int]):
+    def walk_module(module: Any, prefix: builtins.str, depth: int, seen: Ids):
         """(name, tensor, is_parameter) of a model, as its state dict names them, read from the module's
         own dictionaries (no method of the model or its class is called). ``seen``: the modules on the
         path here (a module reached twice is walked twice, as the state dict lists it twice)."""
@@ -281,7 +267,7 @@ def bind(worker: Worker) -> Callable[[Any], dict[str, Any]]:
             for _, item in items(value):
                 yield from tensors_in(item, depth + 1)
 
-    def storages(value: Any) -> set[int]:
+    def storages(value: Any) -> Ids:
         found = set()
         for tensor in tensors_in(value):
             if device_of(tensor).type != "meta":
@@ -290,28 +276,28 @@ def bind(worker: Worker) -> Callable[[Any], dict[str, Any]]:
                     found.add(pointer)
         return found
 
-    def shares_memory(value: Any, arguments: Any) -> bool:
+    def shares_memory(value: Any, arguments: Any) -> builtins.bool:
         mine = storages(value)
         return to_bool(mine) and not mine.isdisjoint(storages(arguments))
 
-    def tied_groups(model: Any) -> list[list[str]]:
-        by_place: dict[tuple, list[str]] = {}
+    def tied_groups(model: Any) -> Groups:
+        by_place: builtins.dict[builtins.tuple, Names] = {}
         for name, tensor, is_parameter in walk_module(model, "", 0, set()):
             if not is_parameter:
                 continue
             if device_of(tensor).type == "meta":
-                place: tuple = (id(tensor), 0)
+                place: builtins.tuple = (id(tensor), 0)
             else:
                 place = (storage_ptr(storage_of(tensor)), storage_offset(tensor))
             by_place.setdefault(place, []).append(name)
         return [names for names in by_place.values() if len(names) > 1]
 
-    def gradients(value: Any, args: list, kwargs: dict, backward: Any) -> dict[str, Any]:
+    def gradients(value: Any, args: builtins.list, kwargs: builtins.dict, backward: Any) -> Tree:
         leaves = [
             (f"arg{i}", a) for i, a in enumerate(args) if kind(a) is tensor_type and requires_grad_of(a)
         ]
         leaves += [(f"kw:{k}", v) for k, v in items(kwargs) if kind(v) is tensor_type and requires_grad_of(v)]
-        grads: dict[str, Any] = {name: None for name, _ in leaves}
+        grads: Tree = {name: None for name, _ in leaves}
         if not leaves or kind(value) is not tensor_type or not requires_grad_of(value):
             return {tag: "dict", "items": grads}
         upstream = ones_like(value) if backward is True else decode(backward)
@@ -326,7 +312,7 @@ def bind(worker: Worker) -> Callable[[Any], dict[str, Any]]:
                 grads[name] = {tag: "tensor", "data": detach(gradient), "requires_grad": False}
         return {tag: "dict", "items": grads}
 
-    def still_there(tensor: Any, entry: dict[str, Any]) -> bool:
+    def still_there(tensor: Any, entry: Tree) -> builtins.bool:
         """Whether the submission's tensor is still the view of its arena region it was handed."""
         return (
             arena_start is not None
@@ -341,12 +327,12 @@ def bind(worker: Worker) -> Callable[[Any], dict[str, Any]]:
             return None
         return {tag: "tensor", "data": detach(tensor), "requires_grad": False}
 
-    def config_fields(model: Any) -> dict[str, Any]:
+    def config_fields(model: Any) -> Tree:
         config = instance_dict(model).get("config")
         fields = instance_dict(config) if config is not None else {}
         return {k: v for k, v in items(fields) if kind(k) is str and plain_scalar_tree(v)}
 
-    def in_arena(state: Any) -> bool:
+    def in_arena(state: Any) -> builtins.bool:
         """Whether a model's state was sent in the arena (all of it: a model too big for it is not)."""
         if kind(state) is not dict or not state:
             return False
@@ -370,9 +356,9 @@ def bind(worker: Worker) -> Callable[[Any], dict[str, Any]]:
             return {tag: "model_after", "init": config_fields(value), "state": state}
         return lenient(value)
 
-    def call(request: dict[str, Any]) -> dict[str, Any]:
+    def call(request: Tree) -> Tree:
         function = resolve(request.get("target"))
-        how = {"resolve_handle": handle_value, "take_shared": take_shared, "arena": shared}
+        how = {"resolve_handle": handle_value, "arena": shared}
         sent_args = request.get("args", [])
         sent_kwargs = request.get("kwargs")
         args = decode(sent_args, **how)
@@ -392,7 +378,7 @@ def bind(worker: Worker) -> Callable[[Any], dict[str, Any]]:
         if function_modes() or dispatch_modes():
             raise unsafe("the call left a torch function or dispatch mode active")
         with no_overrides():
-            reply: dict[str, Any] = {"ok": True}
+            reply: Tree = {"ok": True}
             try:
                 reply["value"] = encode(value, handles=keep if is_instance(function, type) else None)
             except unsafe as exc:
@@ -412,7 +398,7 @@ def bind(worker: Worker) -> Callable[[Any], dict[str, Any]]:
                 reply["grads"] = gradients(value, args, kwargs, backward)
         return reply
 
-    def handle(request: Any) -> dict[str, Any]:
+    def handle(request: Any) -> Tree:
         try:
             if kind(request) is not dict:
                 return failure("error", "a request that is not a dict")
@@ -435,12 +421,12 @@ def bind(worker: Worker) -> Callable[[Any], dict[str, Any]]:
     return handle
 
 
-def serve(fd_in: int, fd_out: int, package: str, *, forked: bool = False) -> None:
+def serve(fd_in: int, fd_out: int, package: str) -> None:
     """Answer requests read from ``fd_in`` on ``fd_out`` until the other side closes the pipe."""
-    handle = Worker(package, forked=forked).handle
+    handle = Worker(package).handle
     dumps, loads = frame.make_writer(), frame.loads
     receive, send = frame.recv_message, _bound_sender()
-    protocol_error, failure = protocol.ProtocolError, _failure
+    protocol_error, failure = values.ProtocolError, _failure
     while True:
         try:
             request = loads(receive(fd_in))
