@@ -22,7 +22,7 @@ examples:
 
 # verb -> (module, one-line help). Each module has add_arguments(parser) and run(args) -> int.
 VERBS = {
-    "release": ("autograder.release.command", "write exercises/ (stubs) from solutions/, or a learner bundle"),
+    "release": ("autograder.release.command", "write exercises/ from solutions/, or the learner bundle"),
     "grade": ("autograder.grading.command", "grade submissions with the hidden graders; writes grades.csv"),
     "course": ("autograder.course.commands", "the nbgrader course: release, autograde, feedback, export"),
     "gradescope": ("autograder.platforms.gradescope", "write the Gradescope autograder zip"),

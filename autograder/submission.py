@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import torch
 
-from autograder.layout import EXERCISE_BY_ID, Exercise
+from autograder.manifest import EXERCISE_BY_ID, Exercise
 from autograder.wire import arena, frame, values
 from autograder.wire.values import CallResult, Handle
 

@@ -32,7 +32,7 @@ from autograder.course.nbgrader_cli import run_nbgrader
 from autograder.course.release import generate_assignment
 from autograder.course.settings import ASSIGNMENT_ID, NOTEBOOK_FILENAME
 from autograder.course.solved import solved_copy
-from autograder.layout import SOLUTIONS_DIR
+from autograder.manifest import SOLUTIONS_DIR
 
 
 def build_class(course_root: Path, students: int) -> list[str]:

@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from autograder.demo.classroom import copy_exercise_files, demo_mistakes
-from autograder.layout import GRADERS_DIR, SOLUTIONS_DIR
+from autograder.manifest import GRADERS_DIR, SOLUTIONS_DIR
 
 
 def generate_class(root: Path, count: int) -> list[Path]:

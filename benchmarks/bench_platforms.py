@@ -32,7 +32,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from autograder.layout import EXERCISES, SOLUTIONS_DIR
+from autograder.manifest import EXERCISES, SOLUTIONS_DIR
 from autograder.platforms import gradescope
 
 GOAL_SECONDS = 12.0

@@ -31,7 +31,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from autograder.layout import SOLUTIONS_DIR
+from autograder.manifest import SOLUTIONS_DIR
 from autograder.release import build_bundle
 
 GOAL = 1.5

@@ -29,7 +29,7 @@ import pytest
 
 from autograder.course.nbgrader_cli import nbgrader_environment
 from autograder.course.solved import solved_copy
-from autograder.layout import EXERCISES_DIR, SOLUTIONS_DIR
+from autograder.manifest import EXERCISES_DIR, SOLUTIONS_DIR
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

@@ -32,7 +32,7 @@ from autograder.course.nbgrader_cli import nbgrader_environment
 from autograder.course.settings import ASSIGNMENT_ID, CELL_TIMEOUT_SECONDS, SUBMISSION_FILENAME_REGEXP
 from autograder.course.solved import solved_copy
 from autograder.grading.intake import read_roster
-from autograder.layout import EXERCISES_DIR, REPO_ROOT, SOLUTIONS_DIR
+from autograder.manifest import EXERCISES_DIR, REPO_ROOT, SOLUTIONS_DIR
 
 SOURCE_NOTEBOOK = SOLUTIONS_DIR / "walkthrough.ipynb"
 RELEASED_NOTEBOOK = EXERCISES_DIR / "walkthrough.ipynb"

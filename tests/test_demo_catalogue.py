@@ -21,7 +21,7 @@ else:  # pragma: no cover
 
 from autograder.demo import catalogue
 from autograder.demo.catalogue import CATALOGUE_DIR, CatalogueError, load
-from autograder.layout import EXERCISES, REPO_ROOT
+from autograder.manifest import EXERCISES, REPO_ROOT
 
 
 def _copy(tmp_path: Path) -> Path:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from autograder.dev import places as dev
-from autograder.layout import REPO_ROOT, ManifestError, parse_manifest
+from autograder.manifest import REPO_ROOT, ManifestError, parse_manifest
 
 COPIED = ("autograder", "solutions", "exercises", "README.md", "pyproject.toml")
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", "*.ipynb", "learner-*")

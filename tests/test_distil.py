@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.layout import EXERCISES_DIR, SOLUTIONS_DIR
+from autograder.manifest import EXERCISES_DIR, SOLUTIONS_DIR
 
 RUN_TIMEOUT_SECONDS = 1800
 """A guard against a hung run, not a speed check: a --quick run needs about 80 s of CPU time (one

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.layout import EXERCISES, REPO_ROOT
+from autograder.manifest import EXERCISES, REPO_ROOT
 from autograder.platforms import gradescope, prairielearn
 from autograder.platforms.lms import DEFAULT_TITLE
 from autograder.release import build_bundle

@@ -16,7 +16,7 @@ import pytest
 
 from autograder import grading as engine
 from autograder.cli import main
-from autograder.layout import EXERCISES, EXERCISES_DIR, SOLUTIONS_DIR
+from autograder.manifest import EXERCISES, EXERCISES_DIR, SOLUTIONS_DIR
 
 TOY_CONFTEST = (
     "from autograder.graders.conftest import pytest_addoption, pytest_configure, submission  # noqa\n"
@@ -26,7 +26,7 @@ TOY_GRADERS = {
     "ex1": """
 import pytest
 import torch
-from autograder.protocol import SubmissionRaised
+from autograder.wire.values import SubmissionRaised
 
 
 @pytest.mark.points(12)
@@ -65,7 +65,7 @@ def test_student_layer_indices_of_twelve(submission):
     "ex4": """
 import pytest
 import torch
-from autograder.protocol import Seeded
+from autograder.wire.values import Seeded
 
 
 @pytest.mark.points(20)

@@ -15,12 +15,12 @@ import sys
 import pytest
 import torch
 
-from autograder import protocol
 from autograder.demo.catalogue import ALTERNATIVES, DEMO_MISTAKES, HOLLOW, WRONG, Alternative, Hollow, Mistake
 from autograder.demo.classroom import copy_exercise_files
 from autograder.graders import zoo
 from autograder.grading import grade_submissions
-from autograder.layout import EXERCISES, EXERCISES_DIR, GRADERS_DIR, POINTS_PER_EXERCISE, SOLUTIONS_DIR
+from autograder.manifest import EXERCISES, EXERCISES_DIR, GRADERS_DIR, POINTS_PER_EXERCISE, SOLUTIONS_DIR
+from autograder.wire import values as protocol
 
 if sys.version_info >= (3, 11):
     import tomllib

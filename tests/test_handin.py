@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from autograder.grading.staging import PACKAGE, stage, student_id
-from autograder.layout import EXERCISES, EXERCISES_DIR, SOLUTIONS_DIR
+from autograder.manifest import EXERCISES, EXERCISES_DIR, SOLUTIONS_DIR
 from solutions import handin
 
 EXERCISE_FILES = sorted(exercise.filename for exercise in EXERCISES)

@@ -14,7 +14,7 @@ import pytest
 from autograder import grading
 from autograder.cli import build_parser, main
 from autograder.grading import intake
-from autograder.layout import EXERCISES, EXERCISES_DIR, SOLUTIONS_DIR
+from autograder.manifest import EXERCISES, EXERCISES_DIR, SOLUTIONS_DIR
 from autograder.results import SubmissionResult, gradescope_json
 
 FILES = sorted(exercise.filename for exercise in EXERCISES)

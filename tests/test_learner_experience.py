@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.layout import EXERCISES, REPO_ROOT
+from autograder.manifest import EXERCISES, REPO_ROOT
 from autograder.release import BUNDLE_TEMPLATES_DIR, build_bundle
 from solutions.support.checking import is_untouched_stub, raise_if_not_started
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from autograder.layout import EXERCISES, REPO_ROOT
+from autograder.manifest import EXERCISES, REPO_ROOT
 from autograder.platforms import gradescope, prairielearn
 from autograder.release import find_regions, make_stub
 

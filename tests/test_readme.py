@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from autograder.layout import REPO_ROOT
+from autograder.manifest import REPO_ROOT
 
 README = REPO_ROOT / "README.md"
 DEMO_OUT = "autograder-out"

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from autograder import release
-from autograder.layout import EXERCISES, EXERCISES_DIR, REPO_ROOT, SOLUTIONS_DIR
+from autograder.manifest import EXERCISES, EXERCISES_DIR, REPO_ROOT, SOLUTIONS_DIR
 from autograder.release import StubError, build_bundle, check_exercises, make_stub, render_exercises
 
 if sys.version_info >= (3, 11):
@@ -331,7 +331,7 @@ def test_the_demo_class_takes_stubs_made_from_solutions_not_the_working_exercise
     tried = tmp_path / "working-exercises"
     shutil.copytree(EXERCISES_DIR, tried, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copyfile(SOLUTIONS_DIR / "ex1_softmax.py", tried / "ex1_softmax.py")  # the instructor tried ex1
-    monkeypatch.setattr("autograder.layout.EXERCISES_DIR", tried)
+    monkeypatch.setattr("autograder.manifest.EXERCISES_DIR", tried)
     monkeypatch.setattr("autograder.release.tree.EXERCISES_DIR", tried)
     folders = classroom.write_demo_class(tmp_path / "demo")
     not_started = next(folder for folder in folders if folder.name == "demo-not-started")

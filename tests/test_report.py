@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from autograder import grading
-from autograder.layout import SOLUTIONS_DIR
+from autograder.manifest import SOLUTIONS_DIR
 from autograder.results import SubmissionResult, misconceptions, report_html, score_bins, write_result
 from autograder.results.model import CheckResult
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from test_sandbox import Listeners, as_user, users
 
-from autograder.layout import EXERCISES, SOLUTIONS_DIR
+from autograder.manifest import EXERCISES, SOLUTIONS_DIR
 
 REPO = Path(__file__).resolve().parent.parent
 MEMORY_MB = 600

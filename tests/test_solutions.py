@@ -22,7 +22,7 @@ import torch
 import transformers
 
 from autograder.demo.catalogue import WRONG
-from autograder.layout import EXERCISES, REPO_ROOT, SOLUTIONS_DIR
+from autograder.manifest import EXERCISES, REPO_ROOT, SOLUTIONS_DIR
 from solutions import hints
 from solutions.ex1_softmax import softmax_with_temperature
 from solutions.ex2_distillation import distillation_loss, student_loss

@@ -19,7 +19,7 @@ from nbformat import NotebookNode
 from nbgrader.nbgraderformat import MetadataValidator
 from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
 
-from autograder.layout import SOLUTIONS_DIR
+from autograder.manifest import SOLUTIONS_DIR
 
 SOURCE_NOTEBOOK = SOLUTIONS_DIR / "walkthrough.ipynb"
 AUTOGRADED_POINTS = 30

@@ -22,7 +22,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from autograder.layout import SOLUTIONS_DIR
+from autograder.manifest import SOLUTIONS_DIR
 from autograder.release import build_bundle
 
 DEADLINE_SECONDS = 600

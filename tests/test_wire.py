@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from autograder import submission as submission_module
-from autograder.layout import EXERCISE_BY_ID
+from autograder.manifest import EXERCISE_BY_ID
 from autograder.submission import Callable_, LocalConnection, Submission, _decode_reply
 from autograder.wire import arena, frame
 from autograder.wire import values as protocol

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from autograder import grading
-from autograder.layout import EXERCISES, SOLUTIONS_DIR
+from autograder.manifest import EXERCISES, SOLUTIONS_DIR
 
 SOLUTION_EX1 = (SOLUTIONS_DIR / "ex1_softmax.py").read_text()
 SCALE = "    scaled = logits / temperature_value\n"

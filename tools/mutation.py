@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from autograder.layout import (
+from autograder.manifest import (
     EXERCISE_BY_ID,
     EXERCISES,
     GRADERS_DIR,

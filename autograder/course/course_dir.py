@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from autograder.layout import REPO_ROOT, SOLUTIONS_DIR
+from autograder.manifest import REPO_ROOT, SOLUTIONS_DIR
 
 from .settings import ASSIGNMENT_ID, NOTEBOOK_FILENAME
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from autograder.layout import EXERCISES, POINTS_PER_EXERCISE
+from autograder.manifest import EXERCISES, POINTS_PER_EXERCISE
 
 from .gradebook import gradebook_url, open_gradebook
 from .settings import EXERCISES_ASSIGNMENT_ID

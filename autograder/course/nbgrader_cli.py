@@ -8,7 +8,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from autograder.layout import REPO_ROOT
+from autograder.manifest import REPO_ROOT
 
 
 class NbgraderError(RuntimeError):

@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 from autograder.demo.catalogue import DEMO_MISTAKES, Mistake
-from autograder.layout import EXERCISES, SOLUTIONS_DIR
+from autograder.manifest import EXERCISES, SOLUTIONS_DIR
 from autograder.release import render_exercises
 
 

@@ -19,7 +19,7 @@ from autograder.dev.places import (
     check_release,
     sync,
 )
-from autograder.layout import REPO_ROOT, ManifestError
+from autograder.manifest import REPO_ROOT, ManifestError
 
 CHECKS: dict[str, Callable[[], list[str]]] = {
     "manifest": check_manifest,

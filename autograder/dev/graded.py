@@ -13,7 +13,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 from autograder.dev.places import SUBPROCESS_TIMEOUT, _manifest
-from autograder.layout import EXERCISES_DIR, GRADERS_DIR, REPO_ROOT, SOLUTIONS_DIR
+from autograder.manifest import EXERCISES_DIR, GRADERS_DIR, REPO_ROOT, SOLUTIONS_DIR
 
 _GRADE_SCRIPT = """
 import json, sys

@@ -8,7 +8,7 @@ import re
 import sys
 from pathlib import Path
 
-from autograder.layout import (
+from autograder.manifest import (
     EXERCISES_DIR,
     GRADERS_DIR,
     MANIFEST,

@@ -22,7 +22,7 @@ from autograder.grading.plan import Plan, prepare
 from autograder.grading.processes import Child, Part, run_children
 from autograder.grading.progress import Progress
 from autograder.grading.staging import BadSubmission, student_id
-from autograder.layout import GRADERS_DIR
+from autograder.manifest import GRADERS_DIR
 from autograder.results import ResultsFolder, SubmissionResult
 from autograder.results.model import CheckResult
 from autograder.sandbox import confine

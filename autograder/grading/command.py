@@ -15,7 +15,7 @@ from pathlib import Path
 from autograder.grading.batch import DEFAULTS, BadSubmission, DuplicateStudent, grade_submissions, students
 from autograder.grading.plan import prepare
 from autograder.grading.plugin import GraderBug
-from autograder.layout import GRADERS_DIR
+from autograder.manifest import GRADERS_DIR
 from autograder.results import ResultsFolder, SubmissionResult, summary_table
 from autograder.sandbox import confine
 from autograder.sandbox import limits as limits_module

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from autograder.grading.roster import IntakeError, Roster, read_roster
-from autograder.layout import EXERCISES
+from autograder.manifest import EXERCISES
 
 __all__ = ["IntakeError", "Roster", "gather", "read_roster"]
 

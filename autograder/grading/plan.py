@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from autograder.grading.plugin import ChecksPlugin, GraderBug
-from autograder.layout import GRADERS_DIR
+from autograder.manifest import GRADERS_DIR
 from autograder.results.model import CheckResult
 
 # pytest's plugins that the graders do not use (per-test log and warning capture, the gc.collect() of
@@ -61,7 +61,7 @@ PYTEST_ARGS = (
 WARM_MODULES = (
     "torch",
     "autograder.sandbox",
-    "autograder.worker",
+    "autograder.sandbox.worker",
     "solutions.model",
 )
 

@@ -12,7 +12,7 @@ its arguments and then returns its input, a constant, or raises on every call ea
 lives here, once: required checks must come earlier in the same run (pytest runs a file top to bottom).
 
 A failed check's message is the assertion's text, or a sentence built from
-the :class:`~autograder.protocol.SubmissionError` that ended the call into the submission. Any other
+the :class:`~autograder.wire.errors.SubmissionError` that ended the call into the submission. Any other
 exception inside a grader is a grader bug: the check gets 0 with "grader error: ..." and the details
 go to :attr:`ChecksPlugin.grader_errors` for the engine to print.
 """
@@ -26,9 +26,9 @@ from typing import Any
 
 import pytest
 
-from autograder import protocol
-from autograder.layout import EXERCISE_BY_ID, EXERCISES, EXPECTED_RETURN, POINTS_PER_EXERCISE
+from autograder.manifest import EXERCISE_BY_ID, EXERCISES, EXPECTED_RETURN, POINTS_PER_EXERCISE
 from autograder.results.model import CheckResult
+from autograder.wire import values as protocol
 from solutions.support.diagnosis import NAMED
 
 GRADER_FILE = re.compile(r"^test_(ex\d+)_\w*\.py$")

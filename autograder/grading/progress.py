@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from autograder.layout import MAX_TOTAL
+from autograder.manifest import MAX_TOTAL
 from autograder.results import SubmissionResult
 from autograder.results.model import number
 

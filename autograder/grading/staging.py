@@ -7,7 +7,7 @@ import shutil
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from autograder.layout import EXERCISES, GIVEN_FILES, SOLUTIONS_DIR
+from autograder.manifest import EXERCISES, GIVEN_FILES, SOLUTIONS_DIR
 
 PACKAGE = "staged_submission"
 MAX_FILE_BYTES = 1_000_000

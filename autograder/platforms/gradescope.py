@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder.grading import intake
-from autograder.layout import EXERCISES, REPO_ROOT
+from autograder.manifest import EXERCISES, REPO_ROOT
 
 from .common import PlatformError, fail, grade_upload, upload_listing, write_results
 
@@ -118,7 +118,7 @@ def bundle_files(visibility: str = DEFAULT_VISIBILITY) -> dict[str, bytes]:
     """
     if visibility not in VISIBILITIES:
         raise PlatformError(f"visibility must be one of {', '.join(VISIBILITIES)}, not {visibility!r}")
-    from autograder.layout import MAX_TOTAL
+    from autograder.manifest import MAX_TOTAL
 
     contents: dict[str, bytes] = {
         "setup.sh": SETUP_SH.encode(),

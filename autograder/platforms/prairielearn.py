@@ -25,7 +25,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from autograder.layout import EXERCISES, MAX_TOTAL
+from autograder.manifest import EXERCISES, MAX_TOTAL
 
 from . import gradescope
 from .common import PlatformError, fail, grade_upload, upload_listing, write_results

@@ -8,7 +8,7 @@ import shutil
 import zipfile
 from pathlib import Path
 
-from autograder.layout import EXERCISES_DIR, SOLUTIONS_DIR
+from autograder.manifest import EXERCISES_DIR, SOLUTIONS_DIR
 
 from .tree import NOTEBOOK, render_exercises
 

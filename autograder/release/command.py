@@ -8,7 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from autograder.layout import EXERCISES_DIR, REPO_ROOT, SOLUTIONS_DIR
+from autograder.manifest import EXERCISES_DIR, REPO_ROOT, SOLUTIONS_DIR
 
 from .bundle import build_bundle
 from .stubs import StubError

@@ -9,7 +9,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from autograder.layout import EXERCISES_DIR, SOLUTIONS_DIR
+from autograder.manifest import EXERCISES_DIR, SOLUTIONS_DIR
 
 from .stubs import StubError, exercise_id_for, find_regions, make_stub
 

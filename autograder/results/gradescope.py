@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from autograder.layout import MAX_TOTAL
+from autograder.manifest import MAX_TOTAL
 from autograder.results.model import CheckResult
 
 from .model import SubmissionResult, number, summary_line

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from autograder.layout import EXERCISES, MAX_TOTAL, POINTS_PER_EXERCISE
+from autograder.manifest import EXERCISES, MAX_TOTAL, POINTS_PER_EXERCISE
 
 NOT_SUBMITTED = "not submitted"
 TIMED_OUT = "timed out"

@@ -15,7 +15,7 @@ import html
 import re
 from dataclasses import dataclass, field
 
-from autograder.layout import EXERCISES, MAX_TOTAL, POINTS_PER_EXERCISE
+from autograder.manifest import EXERCISES, MAX_TOTAL, POINTS_PER_EXERCISE
 from autograder.results.model import CheckResult
 
 from .model import (

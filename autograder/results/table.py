@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from autograder.layout import EXERCISES, MAX_TOTAL
+from autograder.manifest import EXERCISES, MAX_TOTAL
 
 from .model import SubmissionResult, exercise_means, number
 

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder.grading.staging import PACKAGE
-from autograder.layout import EXERCISE_BY_ID
+from autograder.manifest import EXERCISE_BY_ID
 from autograder.sandbox import confine
 from autograder.sandbox import limits as limits_module
 from autograder.sandbox.limits import Limits
@@ -418,7 +418,7 @@ def use_namespaces(enabled: bool | None = None) -> bool:
 WORKER_MODULES = frozenset(
     {
         "autograder",
-        "autograder.layout",
+        "autograder.manifest",
         "autograder.limits",
         "autograder.sandbox",
         "autograder.sandbox.confine",

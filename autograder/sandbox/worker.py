@@ -32,7 +32,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from autograder.layout import EXERCISE_BY_MODULE
+from autograder.manifest import EXERCISE_BY_MODULE
 from autograder.wire import arena as arena_module
 from autograder.wire import frame, values
 

@@ -27,7 +27,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.layout import EXERCISE_BY_ID, EXERCISES, SOLUTIONS_DIR
+from autograder.manifest import EXERCISE_BY_ID, EXERCISES, SOLUTIONS_DIR
 
 if sys.version_info >= (3, 11):
     import tomllib
