@@ -3,6 +3,7 @@ gradebook CSVs for Canvas and Moodle. Each grader runs as its platform would run
 
 from __future__ import annotations
 
+import ast
 import csv
 import json
 import os
@@ -81,6 +82,29 @@ def solution_bodies() -> list[str]:
     return bodies
 
 
+def missing_imports(names: set[str], texts: dict[str, str]) -> list[str]:
+    """The ``autograder`` and ``solutions`` modules that the bundle's Python files import by name but the
+    bundle lacks (module ``a.b`` is ``a/b.py`` or ``a/b/__init__.py``)."""
+    missing = set()
+    for name, text in texts.items():
+        if not name.endswith(".py"):
+            continue
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules = [node.module]
+            elif isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            else:
+                continue
+            for module in modules:
+                path = module.replace(".", "/")
+                if module.split(".")[0] in ("autograder", "solutions") and not (
+                    f"{path}.py" in names or f"{path}/__init__.py" in names
+                ):
+                    missing.add(f"{module} (imported by {name})")
+    return sorted(missing)
+
+
 def stripped(text: str) -> str:
     return "\n".join(line.strip() for line in text.splitlines() if line.strip())
 
@@ -101,6 +125,11 @@ def test_gradescope_bundle_holds_the_graders_and_given_code_but_no_solution(tmp_
     assert solution_files == {f"solutions/{name}" for name in gradescope.GIVEN_SOLUTION_FILES}
     assert not [name for name in names if name.startswith(("autograder/course/", "autograder/demo/"))]
     assert not [name for name in names if name.endswith((".ipynb", ".pyc"))]
+    # Not run on Gradescope: the LMS export's link to the nbgrader course, the demo class of `grade`.
+    assert missing_imports(names, texts) == [
+        "autograder.course.settings (imported by autograder/platforms/lms.py)",
+        "autograder.demo.classroom (imported by autograder/grading/command.py)",
+    ]
     bodies = solution_bodies()
     assert len(bodies) >= len(EXERCISES)
     leaked = [name for name, text in texts.items() for body in bodies if body in stripped(text)]

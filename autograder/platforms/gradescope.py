@@ -41,7 +41,7 @@ TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 # The parts of autograder/ a grading run needs; course/ (nbgrader), demo/ and learner_bundle/ stay out.
-GRADING_PACKAGES = ("graders", "results", "sandbox", "wire", "platforms")
+GRADING_PACKAGES = ("grading", "graders", "results", "sandbox", "wire", "platforms")
 # What the graders import from solutions/: the given model and the shared checking and diagnosis
 # helpers (the learner has them too: exercises/model.py, exercises/support/); no exercise solution.
 GIVEN_SOLUTION_FILES = (
