@@ -15,7 +15,6 @@ import os
 import shutil
 import subprocess
 import sys
-import venv
 import zipfile
 from pathlib import Path
 
@@ -24,7 +23,6 @@ import pytest
 from autograder.manifest import EXERCISES, REPO_ROOT
 from autograder.platforms import gradescope, prairielearn
 from autograder.platforms.lms import DEFAULT_TITLE
-from autograder.release import build_bundle
 
 pytestmark = pytest.mark.slow
 
@@ -47,20 +45,13 @@ def run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def handins(tmp_path_factory) -> dict[str, Path]:
-    """The learner side, once per module: bundle, fresh venv, two learners' work, two hand-in zips."""
+def handins(learner_machine, tmp_path_factory) -> dict[str, Path]:
+    """The learner side, once per module: two learners' work in copies of the installed bundle (the shared
+    learner venv of tests/conftest.py), two hand-in zips."""
     base = tmp_path_factory.mktemp("learners")
-    bundle = build_bundle(base / "bundle")
-    environment = base / "venv"
-    venv.EnvBuilder(with_pip=True, system_site_packages=False).create(environment)
-    python = str(environment / "bin" / "python")
-    env = clean_environment()
-    install = run(
-        [python, "-m", "pip", "install", "-q", "-c", str(REPO_ROOT / ".ci" / "constraints.txt"), "."],
-        cwd=bundle,
-        env=env,
-    )
-    assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
+    bundle = learner_machine.bundle
+    python = str(learner_machine.python)
+    env = learner_machine.env
 
     handed_in = {}
     for student, slip in (("alice", False), ("bob", True)):
