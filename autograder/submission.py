@@ -175,16 +175,15 @@ def _decode_reply(
         raise _failure(reply)
     raw_value = reply.get("value")
     handle = None
-    how = {"allow": allow, "deadline": deadline}
     if type(raw_value) is dict and raw_value.get(values._TAG) == "handle":
         if type(raw_value.get("id")) is not int:
             raise values.ProtocolError("a handle that is not a number")
         handle = raw_value["id"]
         value: Any = None
     else:
-        value = values.decode(raw_value, **how)
+        value = values.decode(raw_value, allow=allow, deadline=deadline)
     grads_tree = reply.get("grads")
-    grads = values.decode(grads_tree, **how) if grads_tree is not None else {}
+    grads = values.decode(grads_tree, allow=allow, deadline=deadline) if grads_tree is not None else {}
     tied = reply.get("tied", [])
     if type(grads) is not dict or type(tied) is not list or not all(type(group) is list for group in tied):
         raise values.ProtocolError("a reply whose gradients or tied groups are malformed")

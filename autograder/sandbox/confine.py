@@ -525,7 +525,7 @@ def features() -> dict[str, object]:
 
 def describe_features(found: dict[str, object]) -> str:
     """One line: ``sandbox: Landlock ABI 7 (files, TCP, signals); seccomp: no sockets, ...``."""
-    abi = int(found["landlock_abi"])
+    abi = int(found["landlock_abi"])  # type: ignore[call-overload]
     parts = []
     if abi >= 1:
         reach = [
@@ -546,7 +546,7 @@ def describe_features(found: dict[str, object]) -> str:
     else:
         parts.append("NO namespaces (processes counted per user; daemons killed by process group only)")
     parts.append("workers as nobody" if found["runs_as_nobody"] else "workers keep your user id")
-    cgroups = found["cgroups"]
+    cgroups: Any = found["cgroups"]
     parts.append(
         f"cgroups per submission: {', '.join(cgroups)}"
         if cgroups

@@ -185,7 +185,7 @@ def reap(pid: int, *, wait: float | None = None) -> int | None:
             return 0
         if done:
             return status
-        if time.monotonic() >= deadline:
+        if deadline is not None and time.monotonic() >= deadline:
             return None
         time.sleep(0.005)
 

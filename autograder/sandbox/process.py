@@ -158,10 +158,19 @@ def _become_keeper(
     if init == 0:
         os.close(alive_write)
         # returns in a worker only
-        *pipes, ruleset = _become_init(control, alive_read, root, python_paths, namespaces=namespaces)
+        request_read, reply_write, ruleset = _become_init(
+            control, alive_read, root, python_paths, namespaces=namespaces
+        )
         _reach_python_by_fd(python_paths)
         _run_worker(
-            root, limits, *pipes, project, own_namespaces=namespaces, arena_fd=arena_fd, ruleset=ruleset
+            root,
+            limits,
+            request_read,
+            reply_write,
+            project,
+            own_namespaces=namespaces,
+            arena_fd=arena_fd,
+            ruleset=ruleset,
         )
         os._exit(0)
     control.close()
@@ -240,7 +249,7 @@ def _become_init(
             else:
                 limits_module.kill_process_group(worker)
             reap_all()
-            control.sendall(int(status).to_bytes(8, "big", signed=True))
+            control.sendall(int(status or 0).to_bytes(8, "big", signed=True))
         else:
             os._exit(0)
 

@@ -141,7 +141,7 @@ def bind(worker: Worker) -> Callable[[Any], dict[str, Any]]:
         torch_module.nn.Parameter,
     )
     base = torch_module._C.TensorBase
-    storage_of, storage_ptr = base.untyped_storage, torch_module._C.StorageBase.data_ptr
+    storage_of, storage_ptr = base.untyped_storage, torch_module._C.StorageBase.data_ptr  # type: ignore[attr-defined]
     data_ptr, storage_offset = base.data_ptr, base.storage_offset
     detach, ones_like = base.detach, torch_module._C._VariableFunctions.ones_like
     shape_of = base.__dict__["shape"].__get__
@@ -158,7 +158,8 @@ def bind(worker: Worker) -> Callable[[Any], dict[str, Any]]:
     mro_of, class_dict_of = type.__dict__["__mro__"].__get__, type.__dict__["__dict__"].__get__
     frombuffer, set_data = torch_module.frombuffer, base.__dict__["data"].__set__
     requires_grad_, view_as = base.requires_grad_, base.view
-    items, kind, is_instance, to_list, to_tuple, to_bool = dict.items, type, isinstance, list, tuple, bool
+    kind, is_instance, to_list, to_tuple, to_bool = type, isinstance, list, tuple, bool
+    items: Any = dict.items
     encode, decode, tag = values.encode, values.decode, values._TAG
     unsafe, submission_error, not_started = (
         values.UnsafeResult,
@@ -166,7 +167,7 @@ def bind(worker: Worker) -> Callable[[Any], dict[str, Any]]:
         values.NotStarted,
     )
     plain_scalar_tree = values._is_plain_scalar_tree
-    shared = worker.arena
+    shared: Any = worker.arena
     arena_start = shared.span()[0] if shared is not None else None
     resolve, keep, handle_value = worker._resolve, worker._keep, worker._handle_value
     importer = worker._import
@@ -344,7 +345,7 @@ def bind(worker: Worker) -> Callable[[Any], dict[str, Any]]:
         sent_tag = sent.get(tag) if kind(sent) is dict else None
         if sent_tag == "arena_tensor":
             return {tag: "arena_ref"} if still_there(value, sent) else lenient(value)
-        placed = sent.get("state") if sent_tag == "model" else None
+        placed: Any = sent.get("state") if sent_tag == "model" else None
         if is_instance(value, module_type) and in_arena(placed):
             state = {}
             for name, tensor, _ in walk_module(value, "", 0, set()):
@@ -360,7 +361,7 @@ def bind(worker: Worker) -> Callable[[Any], dict[str, Any]]:
         function = resolve(request.get("target"))
         how = {"resolve_handle": handle_value, "arena": shared}
         sent_args = request.get("args", [])
-        sent_kwargs = request.get("kwargs")
+        sent_kwargs: Any = request.get("kwargs")
         args = decode(sent_args, **how)
         kwargs = decode(sent_kwargs, **how) if sent_kwargs else {}
         sent_items = sent_kwargs.get("items", {}) if kind(sent_kwargs) is dict else {}

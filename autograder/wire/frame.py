@@ -91,8 +91,8 @@ def checked_shape(shape: Any) -> list[int]:
 
 def make_writer() -> Callable[..., bytes]:
     """A :func:`dumps` whose every helper is bound now (see the module's docstring)."""
-    make_encoder = json.encoder.c_make_encoder
-    encode_string = json.encoder.c_encode_basestring_ascii
+    make_encoder = getattr(json.encoder, "c_make_encoder", None)
+    encode_string = getattr(json.encoder, "c_encode_basestring_ascii", None)
     if make_encoder is None or encode_string is None:  # pure-Python json: bind its encoder object instead
         encode_json = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 

@@ -258,11 +258,13 @@ def model_key(module: nn.Module) -> str | None:
 
 def _init_data(module: nn.Module, key: str) -> dict[str, Any]:
     family = key.partition(".")[0]
+    config: Any = getattr(module, "config", None)
     if family == "given":
-        return dataclasses.asdict(module.config)
+        return dataclasses.asdict(config)
     if family == "hf":
-        return {k: v for k, v in module.config.to_dict().items() if _is_plain_scalar_tree(v)}
-    return dict(module.init_kwargs)
+        return {k: v for k, v in config.to_dict().items() if _is_plain_scalar_tree(v)}
+    init_kwargs: Any = module.init_kwargs  # the zoo's classes keep their keyword arguments
+    return dict(init_kwargs)
 
 
 def _build_model(key: str, init: dict[str, Any], device: str) -> nn.Module:
@@ -320,7 +322,7 @@ def _is_plain_scalar_tree(v: Any) -> bool:
 
 def tied_groups(module: nn.Module) -> list[list[str]]:
     """Groups of parameter names that are the same tensor storage (size > 1 only)."""
-    by_ptr: dict[tuple[int, int], list[str]] = {}
+    by_ptr: dict[tuple[int, Any], list[str]] = {}
     for name, p in module.named_parameters(remove_duplicate=False):
         if p.device.type == "meta":
             by_ptr.setdefault((id(p), 0), []).append(name)
