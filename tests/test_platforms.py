@@ -120,7 +120,8 @@ def test_gradescope_bundle_holds_the_graders_and_given_code_but_no_solution(tmp_
     assert modes["run_autograder"] & 0o111 and modes["setup.sh"] & 0o111
     for exercise in EXERCISES:
         assert f"autograder/graders/test_{exercise.module}.py" in names
-    assert {"solutions/model.py", "solutions/support/checking.py", "solutions/support/diagnosis.py"} <= names
+    given = {"solutions/model.py", "solutions/support/checking.py", "solutions/support/diagnosis/__init__.py"}
+    assert given <= names
     solution_files = {name for name in names if name.startswith("solutions/")}
     assert solution_files == {f"solutions/{name}" for name in gradescope.GIVEN_SOLUTION_FILES}
     assert not [name for name in names if name.startswith(("autograder/course/", "autograder/demo/"))]

@@ -8,8 +8,8 @@ goes to ``/autograder/results/results.json``
 (https://gradescope-autograders.readthedocs.io/en/latest/specs/).
 
 The bundle holds this package's grading code (the engine, the sandbox, the hidden graders) and the given
-code the graders use (``solutions/model.py``, ``checking.py``, ``diagnosis.py``), never the reference
-solutions of the five exercises, the notebook course or the demo class.
+code the graders use (``solutions/model.py``, ``support/checking.py``, ``support/diagnosis/``), never the
+reference solutions of the five exercises, the notebook course or the demo class.
 
 ``python -m autograder.platforms.gradescope [--root DIR] [--visibility ...]`` is what ``run_autograder``
 calls; ``AUTOGRADER_ROOT`` (default ``/autograder``) moves the whole tree, so it also runs in a temp tree.
@@ -44,13 +44,14 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent
 GRADING_PACKAGES = ("grading", "graders", "results", "sandbox", "wire", "platforms")
 # What the graders import from solutions/: the given model and the shared checking and diagnosis
 # helpers (the learner has them too: exercises/model.py, exercises/support/); no exercise solution.
+DIAGNOSIS_MODULES = ("softmax", "distillation", "layers", "masking", "params")
 GIVEN_SOLUTION_FILES = (
     "__init__.py",
     "exercises.toml",
     "model.py",
     "support/__init__.py",
     "support/checking.py",
-    "support/diagnosis.py",
+    *(f"support/diagnosis/{name}.py" for name in ("__init__", "core", *DIAGNOSIS_MODULES)),
 )
 SKIPPED_SUFFIXES = (".pyc", ".pyo")
 

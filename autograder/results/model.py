@@ -31,8 +31,8 @@ class CheckResult:
     passed: bool
     message: str
     diagnosis: str = ""
-    """For a failed check, the misconception the graders named (a sentence of :mod:`solutions.diagnosis`
-    found in the message), or "" when they named none."""
+    """For a failed check, the misconception the graders named (a sentence of
+    :mod:`solutions.support.diagnosis` found in the message), or "" when they named none."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

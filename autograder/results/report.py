@@ -27,7 +27,7 @@ from .model import (
 )
 
 # Where a failed check's message names the mistake: after the numbers, a sentence the graders'
-# diagnosis writes (solutions/diagnosis.py), a contract clause, or a missing function.
+# diagnosis writes (solutions/support/diagnosis/), a contract clause, or a missing function.
 DIAGNOSIS_START = re.compile(r"(?:^|(?<=[.)?] ))(That |Did you |The contract: )")
 AFTER_THE_NUMBERS = re.compile(r"[.)]\s+(?=[A-Za-z(])")
 NAMED_SLIP, CONTRACT, OTHER = "named mistake", "contract", "no mistake named"

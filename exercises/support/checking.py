@@ -181,7 +181,7 @@ def check_tensor(
         what: which part of the result is judged, e.g. ``"the labels"``.
         hint: a sentence added to a wrong-value (or non-finite) message, naming the likely slip
             (``"Did you multiply the KL by T**2? (Hinton et al. 2015, section 2)"``); or a function
-            giving it, called only when the check fails (a diagnosis from ``diagnosis.py``).
+            giving it, called only when the check fails (a diagnosis from ``diagnosis/``).
 
     Raises:
         AssertionError: with a message that says what was called, what came back and what was expected.

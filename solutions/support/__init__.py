@@ -1,3 +1,3 @@
 """What the checks run on, not what you write: the progress plugin of ``pytest exercises``
 (``progress.py``), the comparison helpers of the checks (``checking.py``) and the known slips they name
-(``diagnosis.py``). Nothing here needs editing."""
+(``diagnosis/``, one module per exercise). Nothing here needs editing."""
