@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import limits
+from autograder.sandbox import limits
 
 
 def _in_confined_child(readable: list[Path], hidden: list[Path], action) -> int:

@@ -428,7 +428,6 @@ WORKER_MODULES = frozenset(
     {
         "autograder",
         "autograder.manifest",
-        "autograder.limits",
         "autograder.sandbox",
         "autograder.sandbox.confine",
         "autograder.sandbox.limits",
