@@ -46,7 +46,7 @@ def test_a_model_argument_comes_back_as_its_config_and_state(shared_model):
 
 def test_a_shared_input_is_encoded_once_and_again_after_it_changes(shared_model, monkeypatch):
     # As in the graders' process (creating a Worker in this one turned the ready-made encodings off).
-    monkeypatch.setattr(protocol, "_USE_PREPARED", True)
+    monkeypatch.setattr(protocol.PREPARED, "enabled", True)
     protocol.share(shared_model)  # the fixture filled the model after sharing it: this encodes it anew
     first = protocol.encode(shared_model)
     assert protocol.encode(shared_model) is first

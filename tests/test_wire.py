@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from autograder import submission as submission_module
 from autograder.manifest import EXERCISE_BY_ID
 from autograder.submission import Callable_, LocalConnection, Submission, _decode_reply
-from autograder.wire import arena, frame
+from autograder.wire import arena, decoding, frame
 from autograder.wire import values as protocol
 from solutions.model import BertConfig, BertModel
 
@@ -320,7 +320,7 @@ def test_a_million_layers_on_meta_are_refused_before_anything_is_built(monkeypat
     teacher = _teacher(4, "meta")
     forged = protocol.encode(teacher)
     forged["init"]["num_hidden_layers"] = 1_000_000
-    monkeypatch.setattr(protocol, "_build_model", lambda *a: pytest.fail("a model was built"))
+    monkeypatch.setattr(decoding, "_build_model", lambda *a: pytest.fail("a model was built"))
     allow = protocol.ModelAllowance.of_arguments([teacher])
     with pytest.raises(protocol.ProtocolError, match="num_hidden_layers is 1000000, more than the 4"):
         protocol.decode(forged, allow=allow)
@@ -352,7 +352,7 @@ def test_a_smaller_model_of_the_class_sent_is_rebuilt():
 def test_decoding_past_the_calls_deadline_is_a_timeout_not_a_build(monkeypatch):
     teacher = _teacher(2)
     reply = {"ok": True, "value": protocol.encode(teacher)}
-    monkeypatch.setattr(protocol, "_build_model", lambda *a: pytest.fail("a model was built"))
+    monkeypatch.setattr(decoding, "_build_model", lambda *a: pytest.fail("a model was built"))
     allow = protocol.ModelAllowance.of_arguments([teacher])
     with pytest.raises(protocol.CallTimedOut, match="time limit"):
         _decode_reply(reply, allow=allow, deadline=time.monotonic() - 1.0)
@@ -409,7 +409,7 @@ def in_place_package(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     # A worker in this process points "given.*" at its package's model: put it back afterwards.
     resolver = protocol._GIVEN_RESOLVER[0]
-    monkeypatch.setattr(protocol, "_USE_PREPARED", protocol._USE_PREPARED)
+    monkeypatch.setattr(protocol.PREPARED, "enabled", protocol.PREPARED.enabled)
     yield package.name
     protocol._GIVEN_RESOLVER[0] = resolver
     for name in [n for n in sys.modules if n.startswith(package.name)]:
@@ -476,7 +476,7 @@ def test_a_model_too_big_for_the_shared_memory_comes_back_as_the_worker_reports_
     small = arena.Arena(1 << 12)
     monkeypatch.setattr(arena, "current", lambda: small)
     resolver = protocol._GIVEN_RESOLVER[0]
-    monkeypatch.setattr(protocol, "_USE_PREPARED", protocol._USE_PREPARED)
+    monkeypatch.setattr(protocol.PREPARED, "enabled", protocol.PREPARED.enabled)
     try:
         submission = Submission(LocalConnection("solutions"))
         teacher = _teacher(2)
