@@ -6,6 +6,8 @@ The checks, their fixtures and the inputs built ahead (``warm_up``) stay in the 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -21,6 +23,7 @@ from autograder.graders.support import (
 from autograder.wire import values as protocol
 from solutions.support.diagnosis import (
     breakdown_mistakes,
+    count_mistakes,
     diagnose,
     explain,
     formula_mistakes,
@@ -78,12 +81,27 @@ def count(count_parameters, model: nn.Module, **kwargs) -> tuple[int, str]:
     return value, call
 
 
-def mismatch(call: str, value: int, expected: int, hint: str) -> None:
+def mismatch(call: str, value: int, expected: int, hint: str | Callable[[], str]) -> None:
+    """Fail unless ``value == expected``; ``hint`` (or what it returns, asked only then) ends the message."""
     if value != expected:
+        named = hint() if callable(hint) else hint
         fail(
             f"Called {call} and got {value:,}; expected {expected:,} "
-            f"(off by {value - expected:+,}). {hint}".strip()
+            f"(off by {value - expected:+,}). {named}".strip()
         )
+
+
+def count_slip(
+    value: Any, model: nn.Module, before: str = "", *, trainable_only: bool = False
+) -> Callable[[], str]:
+    """The sentence naming the slip ``value`` matches for ``count_parameters(model, trainable_only)``
+    (else the contract's), after ``before``: worked out only when a check fails."""
+
+    def sentence() -> str:
+        slip = explain(value, count_mistakes(model, trainable_only), "ex5.count")
+        return f"{before} {slip}" if before else slip
+
+    return sentence
 
 
 def breakdown(parameter_breakdown, model: nn.Module) -> tuple[dict[str, int], str]:

@@ -11,6 +11,7 @@ float64. A wrong value is named by :mod:`solutions.support.diagnosis` only when 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -98,10 +99,10 @@ def _tolerances(dtype: torch.dtype) -> tuple[float, float]:
     return (1e-4, 1e-6) if dtype == torch.float32 else (1e-9, 1e-12)
 
 
-def _fail_if_not_finite(value, expected: torch.Tensor, call: str, hint: str) -> None:
+def _fail_if_not_finite(value, expected: torch.Tensor, call: str, hint: Callable[[], str]) -> None:
     """A loss of nan or inf, with the slip that explains it when one does."""
     if type(value) is torch.Tensor and value.dim() == 0 and not bool(torch.isfinite(value)):
-        fail(f"Called {call} and got {value.item()}; the expected value is {expected.item():.4g}. {hint}")
+        fail(f"Called {call} and got {value.item()}; the expected value is {expected.item():.4g}. {hint()}")
 
 
 def _check_loss(
@@ -127,10 +128,13 @@ def _check_loss(
     call = describe_call(LOSS, *args, **kwargs)
     value = distillation_loss(*args, **kwargs)
     expected = reference(student, teacher, t, mask)
-    candidates = distillation_mistakes(student, teacher, t, mask)
-    if temperature is DEFAULT:
-        candidates.insert(0, Candidate(reference(student, teacher, 1.0, mask), DEFAULT_T))
-    hint = explain(value, candidates, "ex2.mask" if mask is not None else "ex2.loss", expected=expected)
+
+    def hint() -> str:  # worked out only for a failed check
+        candidates = distillation_mistakes(student, teacher, t, mask)
+        if temperature is DEFAULT:
+            candidates.insert(0, Candidate(reference(student, teacher, 1.0, mask), DEFAULT_T))
+        return explain(value, candidates, "ex2.mask" if mask is not None else "ex2.loss", expected=expected)
+
     _fail_if_not_finite(value, expected, call, hint)
     expect_scalar_tensor(value, call=call, dtype=student.dtype)
     rtol, atol = _tolerances(student.dtype)
@@ -287,10 +291,14 @@ def _check_student_loss(
     call = describe_call(STUDENT, student, teacher, labels, **kwargs)
     value = student_loss(student, teacher, labels, **kwargs)
     expected = student_reference(student, teacher, labels, t, a, mask)
-    candidates = student_loss_mistakes(student, teacher, labels, t, a, mask)
-    if temperature is DEFAULT:
-        candidates.insert(0, Candidate(student_reference(student, teacher, labels, 1.0, a, mask), DEFAULT_T))
-    hint = explain(value, candidates, "ex2.student", expected=expected)
+
+    def hint() -> str:  # worked out only for a failed check
+        candidates = student_loss_mistakes(student, teacher, labels, t, a, mask)
+        if temperature is DEFAULT:
+            reference_at_1 = student_reference(student, teacher, labels, 1.0, a, mask)
+            candidates.insert(0, Candidate(reference_at_1, DEFAULT_T))
+        return explain(value, candidates, "ex2.student", expected=expected)
+
     _fail_if_not_finite(value, expected, call, hint)
     expect_scalar_tensor(value, call=call, dtype=student.dtype)
     rtol, atol = _tolerances(student.dtype)
