@@ -1,8 +1,8 @@
 """Time, memory and process limits for a worker process, and the privilege drop that goes with them.
 
-The worker runs a learner's code. Whoever starts it (:mod:`autograder.sandbox.process`) drops its
+The worker runs a learner's code. Whoever starts it (:mod:`autograder.sandbox.keeper`) drops its
 privileges (:func:`drop_privileges`, root only) and moves it into namespaces of its own
-(:mod:`autograder.sandbox.confine`), then calls :func:`confine_worker` in the process that will run
+(:mod:`autograder.sandbox.namespaces`), then calls :func:`confine_worker` in the process that will run
 that code, before any of it is imported:
 
 - ``RLIMIT_AS``: the address space the process already has plus ``memory_mb`` (a 50 GB allocation fails
@@ -29,14 +29,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.sandbox import confine
-from autograder.sandbox.confine import (  # noqa: F401  (the names this module had before the package)
+from autograder.sandbox import kernel, landlock, seccomp
+from autograder.sandbox.landlock import (  # noqa: F401  (the names this module had before the package)
     _allowed_paths,
     file_sandbox_available,
     landlock_abi,
     restrict_files,
     worker_file_rules,
 )
+from autograder.sandbox.namespaces import drop_capabilities
 
 NOBODY = 65534
 PR_SET_PDEATHSIG = 1
@@ -100,7 +101,7 @@ def confine_worker(
 ) -> dict[str, bool]:
     """Apply every limit to the calling process (the worker about to import the submission staged in
     ``root``); ``own_namespaces``: it is alone in a user namespace made for it; ``ruleset``: the
-    Landlock ruleset for ``root`` made beforehand (:func:`autograder.sandbox.confine.file_ruleset`,
+    Landlock ruleset for ``root`` made beforehand (:func:`autograder.sandbox.landlock.file_ruleset`,
     closed here), else made now.
     Irreversible.
 
@@ -117,27 +118,27 @@ def confine_worker(
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     took = {"landlock": False, "seccomp": False}
     if ruleset is not None:
-        confine.restrict_self(ruleset)
+        landlock.restrict_self(ruleset)
         took["landlock"] = True
     elif root is not None:
-        took["landlock"] = confine.restrict_files(*worker_ruleset_paths(root))
-    took["seccomp"] = confine.load_filter(processes=limits.allow_processes)
+        took["landlock"] = landlock.restrict_files(*worker_ruleset_paths(root))
+    took["seccomp"] = seccomp.load_filter(processes=limits.allow_processes)
     if own_namespaces:
-        confine.drop_capabilities()
+        drop_capabilities()
     return took
 
 
 def worker_ruleset_paths(root: Path) -> tuple[list[str], tuple[str, ...], list[int]]:
     """``(readable, hidden, readable descriptors)`` of a worker's Landlock rules: the system and Python,
     the staged submission in ``root``, the folders of ``sys.path`` reached by descriptor."""
-    readable, hidden = confine.worker_file_rules()
+    readable, hidden = landlock.worker_file_rules()
     by_fd = [int(e.rsplit("/", 1)[1]) for e in sys.path if e.startswith("/proc/self/fd/")]
     return [*readable, str(Path(root).resolve())], hidden, by_fd
 
 
 def die_with_parent(parent_pid: int) -> None:
     """Ask the kernel to SIGKILL the calling process when its parent ends (set after any uid change)."""
-    confine._prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    kernel.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent_pid:
         os._exit(1)
 
@@ -145,7 +146,7 @@ def die_with_parent(parent_pid: int) -> None:
 def become_subreaper() -> None:
     """Orphaned descendants of the calling process become its children, so it can reap and kill them."""
     try:
-        confine._prctl(PR_SET_CHILD_SUBREAPER, 1)
+        kernel.prctl(PR_SET_CHILD_SUBREAPER, 1)
     except OSError:
         pass
 

@@ -25,16 +25,16 @@ from __future__ import annotations
 
 import builtins
 import importlib
-import os
 import re
-import sys
 import traceback
 from collections.abc import Callable
 from typing import Any
 
-from autograder.manifest import EXERCISE_BY_MODULE
+from autograder.sandbox import submission_import
+from autograder.sandbox.submission_import import SubmissionImports
 from autograder.wire import arena as arena_module
-from autograder.wire import frame, values
+from autograder.wire import frame as wire_frame
+from autograder.wire import values
 
 # Types in the annotations of :func:`bind`'s closures (where ``dict``, ``list``... name bound builtins).
 Tree = dict[str, Any]
@@ -46,62 +46,20 @@ STUB_MESSAGE = re.compile(r"^ex\d+: implement\b")
 TRACEBACK_CHARS = 2000
 
 
-class Worker:
+class Worker(SubmissionImports):
     """Answers requests for one staged submission package (``package`` is importable).
 
     ``arena``: the graders' shared memory for arguments (by default the one this process attached).
     """
 
     def __init__(self, package: str, *, arena: arena_module.Arena | None = None):
-        self.package = package
-        self.handles: dict[int, Any] = {}
+        super().__init__(package)
         self.arena = arena if arena is not None else arena_module.inherited()
         # The graders' ready-made encodings of their inputs must not describe what the submission's
         # code did to them here (a teacher changed in place, or with layers removed, goes back as it is).
         values.forget_prepared()
         values.set_given_model_module(lambda: importlib.import_module(f"{package}.model"))
         self.handle = bind(self)
-
-    # ----------------------------------------------------------------------------------------------
-    def _import(self, module: str):
-        if module not in EXERCISE_BY_MODULE:
-            raise values.ImportFailed(f"{module} is not an exercise module")
-        qualified = f"{self.package}.{module}"
-        if qualified in sys.modules:
-            return sys.modules[qualified]
-        try:
-            return importlib.import_module(qualified)
-        except ModuleNotFoundError as exc:
-            if exc.name == qualified:
-                raise values.ImportFailed(f"{module}.py is not in the submission") from None
-            raise values.ImportFailed(_describe_import_error(module, exc)) from None
-        except BaseException as exc:  # SyntaxError, SystemExit, KeyboardInterrupt at import time  # noqa: BLE001
-            sys.modules.pop(qualified, None)
-            raise values.ImportFailed(_describe_import_error(module, exc)) from None
-
-    def _resolve(self, target: Any):
-        if type(target) is int:
-            if target not in self.handles:
-                raise values.SubmissionError(f"no object with handle {target}")
-            return self.handles[target]
-        module_name, _, name = str(target).partition(".")
-        module = self._import(module_name)
-        try:
-            return module.__dict__[name]
-        except KeyError:
-            raise values.MissingName(
-                f"{module_name}.py has no {name}: did you misname or forget to define it?"
-            ) from None
-
-    def _keep(self, obj: Any) -> int:
-        number = len(self.handles) + 1
-        self.handles[number] = obj
-        return number
-
-    def _handle_value(self, number: int) -> Any:
-        if number not in self.handles:
-            raise values.SubmissionError(f"no object with handle {number}")
-        return self.handles[number]
 
 
 def bind(worker: Worker) -> Callable[[Any], dict[str, Any]]:
@@ -132,8 +90,12 @@ def bind(worker: Worker) -> Callable[[Any], dict[str, Any]]:
     names = globals()
     import torch as torch_module
 
-    values, frame = names["values"], names["frame"]
-    short, traceback_chars, stub_message = names["_short"], names["TRACEBACK_CHARS"], names["STUB_MESSAGE"]
+    values, frame = names["values"], wire_frame
+    short, traceback_chars, stub_message = (
+        submission_import.short,
+        names["TRACEBACK_CHARS"],
+        names["STUB_MESSAGE"],
+    )
     max_depth, dtype_named, empty = frame.MAX_DEPTH, frame.dtype_named, torch_module.empty
     tensor_type, module_type, parameter_type = (
         torch_module.Tensor,
@@ -171,7 +133,7 @@ def bind(worker: Worker) -> Callable[[Any], dict[str, Any]]:
     arena_start = shared.span()[0] if shared is not None else None
     resolve, keep, handle_value = worker._resolve, worker._keep, worker._handle_value
     importer = worker._import
-    failure, describe_exception, name_of = names["_failure"], traceback.format_exception, str
+    failure, describe_exception, name_of = names["failure_reply"], traceback.format_exception, str
 
     def raised(exc: builtins.BaseException) -> Tree:
         text = "".join(describe_exception(kind(exc), exc, exc.__traceback__))
@@ -422,50 +384,9 @@ def bind(worker: Worker) -> Callable[[Any], dict[str, Any]]:
     return handle
 
 
-def serve(fd_in: int, fd_out: int, package: str) -> None:
-    """Answer requests read from ``fd_in`` on ``fd_out`` until the other side closes the pipe."""
-    handle = Worker(package).handle
-    dumps, loads = frame.make_writer(), frame.loads
-    receive, send = frame.recv_message, _bound_sender()
-    protocol_error, failure = values.ProtocolError, _failure
-    while True:
-        try:
-            request = loads(receive(fd_in))
-        except (EOFError, OSError, protocol_error):
-            return
-        reply = handle(request)
-        try:
-            payload = dumps(reply)
-        except BaseException as exc:  # noqa: BLE001
-            payload = dumps(
-                failure("unsafe_result", f"a value that could not be sent back ({type(exc).__name__})")
-            )
-        send(fd_out, payload)
-
-
-def _bound_sender() -> Callable[[int, bytes], None]:
-    write, pack, view_of, length = os.write, frame._HEADER.pack, memoryview, len
-
-    def send(fd: int, payload: bytes) -> None:
-        view = view_of(pack(length(payload)) + payload)
-        while view:
-            view = view[write(fd, view) :]
-
-    return send
-
-
-def _describe_import_error(module: str, exc: BaseException) -> str:
-    if isinstance(exc, SyntaxError):
-        return f"{module}.py has a syntax error on line {exc.lineno}: {exc.msg}"
-    return f"importing {module}.py raised {type(exc).__name__}: {_short(str(exc))}"
-
-
-def _short(text: str, limit: int = 300) -> str:
-    text = text.strip()
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _failure(kind: str, message: str, *, type_name: str = "", mro: list[str] | None = None, tb: str = ""):
+def failure_reply(
+    kind: str, message: str, *, type_name: str = "", mro: list[str] | None = None, tb: str = ""
+):
     return {
         "ok": False,
         "kind": kind,

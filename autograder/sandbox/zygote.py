@@ -9,7 +9,7 @@ variables, and imports only torch, the given model (``solutions.model``), the mo
 cross (``autograder.graders.zoo``), the worker's own code and the modules it is asked to preload
 (``transformers`` for the late pass). Then it waits.
 
-A grading process asks it for a submission's *keeper* (see :mod:`autograder.sandbox.process`): it sends
+A grading process asks it for a submission's *keeper* (see :mod:`autograder.sandbox.keeper`): it sends
 the staged folder, the limits and whether to make namespaces, with two descriptors, its end of a new
 control socket and the arguments' shared memory (:mod:`autograder.wire.arena`). The zygote forks the
 keeper and forgets the request; everything after that goes over the control socket, between the
@@ -37,8 +37,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from autograder.sandbox import confine
+from autograder.sandbox import kernel, landlock, seccomp
 from autograder.sandbox import limits as limits_module
+from autograder.sandbox.cgroups import BUDGET
 from autograder.sandbox.limits import Limits
 
 ZYGOTE_MODULES = (
@@ -46,7 +47,8 @@ ZYGOTE_MODULES = (
     "solutions.model",
     "autograder.graders.zoo",
     "autograder.sandbox.worker",
-    "autograder.sandbox.process",
+    "autograder.sandbox.keeper",
+    "autograder.sandbox.connection",
 )
 READY = b"ready"
 READY_SECONDS = 600.0
@@ -156,7 +158,7 @@ class Zygote:
             "root": str(root),
             "limits": dataclasses.asdict(limits),
             "namespaces": bool(namespaces),
-            "cgroups": {name: str(folder) for name, folder in confine.BUDGET.folders.items()},
+            "cgroups": {name: str(folder) for name, folder in BUDGET.folders.items()},
         }
         try:
             fds = [theirs.fileno(), *([arena_fd] if arena_fd is not None else [])]
@@ -240,7 +242,7 @@ def main(fd: int, parent: int) -> None:
     """The zygote: import, say ready on ``fd``, then fork a keeper for each request. Never returns."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     requests = socket.socket(fileno=fd)
-    confine._prctl(limits_module.PR_SET_PDEATHSIG, signal.SIGKILL)
+    kernel.prctl(limits_module.PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:
         os._exit(1)
     try:
@@ -252,17 +254,17 @@ def main(fd: int, parent: int) -> None:
                 importlib.import_module(name)
         import torch
 
-        from autograder.sandbox import process
+        from autograder.sandbox import process_title, worker_start
 
         torch.set_num_threads(1)
         _warm_model_classes()
-        readable, hidden = confine.worker_file_rules()
+        readable, hidden = landlock.worker_file_rules()
         for path in readable:  # the Landlock rules every submission's init then makes from these
-            confine._rule_rights(path, hidden, confine.landlock_abi())
+            landlock._rule_rights(path, hidden, landlock.landlock_abi())
         for processes in (False, True):
-            confine._filter(processes)
-        project = process.project_modules_here()
-        process.title_this_process(process.ZYGOTE_TITLE)
+            seccomp._filter(processes)
+        project = worker_start.project_modules_here()
+        process_title.title_this_process(process_title.ZYGOTE_TITLE)
         gc.collect()
         gc.freeze()  # the imports' objects: no collection in a worker walks them (or copies their pages)
         # A worker lives for seconds and builds many small objects (models): cycles are collected less
@@ -334,7 +336,7 @@ def _warm_operations() -> None:
 
 
 def _serve(requests: socket.socket, project: list[str]) -> None:
-    from autograder.sandbox import process
+    from autograder.sandbox import keeper, worker_start
 
     while True:
         _reap_keepers()
@@ -348,13 +350,13 @@ def _serve(requests: socket.socket, project: list[str]) -> None:
             os._exit(0)
         if not message:
             os._exit(0)  # every process that could ask has ended
-        pid = process.fork()
+        pid = keeper.fork()
         if pid == 0:
             try:
                 requests.close()
-                process.become_keeper(json.loads(message), fds, project)
+                keeper.become_keeper(json.loads(message), fds, project)
             finally:
-                os._exit(process.WORKER_FAILED_TO_START)
+                os._exit(worker_start.WORKER_FAILED_TO_START)
         for received in fds:
             os.close(received)
         del message, fds
