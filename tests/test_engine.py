@@ -415,6 +415,37 @@ def test_a_late_pass_that_dies_costs_only_the_checks_it_grades(tmp_path, class_d
     assert (tmp_path / "out" / "results" / "alice.json").exists()
 
 
+def test_children_run_the_session_collected_once_and_grade_as_their_own_pytest_would(
+    tmp_path, class_dir, monkeypatch
+):
+    """The engine collects the graders once and each grading child runs that session (its main or late
+    part); where pytest cannot hold a session, each child runs ``pytest.main``: both grade alike."""
+    from autograder.grading import plan as plan_module
+    from autograder.grading.session import CollectedChecks
+
+    graders = write_toy_graders(tmp_path, {"ex3": LATE_EX3.format(module=late_module(tmp_path))})
+    paths = [class_dir / "alice", class_dir / "bob"]
+    assert engine.prepare(graders).session is not None
+    held = engine.grade_submissions(paths, tmp_path / "held", graders_dir=graders, jobs=2)
+
+    def cannot(cls, graders_dir):
+        raise RuntimeError("this pytest cannot hold a session")
+
+    plan_module._collect.cache_clear()
+    monkeypatch.setattr(CollectedChecks, "collect", classmethod(cannot))
+    try:
+        assert engine.prepare(graders).session is None
+        own = engine.grade_submissions(paths, tmp_path / "own", graders_dir=graders, jobs=2)
+    finally:
+        plan_module._collect.cache_clear()
+
+    def seen(results):
+        return [[(c.exercise, c.name, c.points, c.passed, c.message) for c in r.checks] for r in results]
+
+    assert seen(held) == seen(own)
+    assert [r.total for r in held] == [100, 80]
+
+
 def test_graders_that_need_a_module_not_installed_are_a_loud_grader_bug(tmp_path, class_dir):
     graders = write_toy_graders(tmp_path, {"ex3": LATE_EX3.format(module="no_such_module_here")})
     with pytest.raises(engine.GraderBug, match="no_such_module_here"):

@@ -5,7 +5,9 @@ Reference values are ``F.softmax(logits / T, dim)`` at fixed seeds.
 
 from __future__ import annotations
 
+import functools
 import math
+from typing import Any
 
 import pytest
 import torch
@@ -45,15 +47,18 @@ def _check_softmax(
             f"logits' dtype, {str(expected.dtype).removeprefix('torch.')}: no .float(), .double() or "
             "dtype=... inside (or cast back with .to(logits.dtype))."
         )
-    candidates = [*extra, *softmax_mistakes(logits, temperature, dim)]
-    hint = explain(result, candidates, clause, expected=expected, rtol=max(rtol, 1e-4))
+
+    def hint() -> str:  # worked out only for a failed check
+        candidates = [*extra, *softmax_mistakes(logits, temperature, dim)]
+        return explain(result, candidates, clause, expected=expected, rtol=max(rtol, 1e-4))
+
     if (
         type(result) is torch.Tensor
         and result.shape == expected.shape
         and not bool(torch.isfinite(result).all())
     ):
         not_finite = int((~torch.isfinite(result)).sum())
-        fail(f"Called {call} and got {not_finite} of {result.numel()} values that are not finite. {hint}")
+        fail(f"Called {call} and got {not_finite} of {result.numel()} values that are not finite. {hint()}")
     check_tensor(result, expected, call=call, hint=hint, rtol=rtol, atol=atol)
 
 
@@ -72,6 +77,24 @@ def test_softmax_matches_torch_for_several_temperatures(softmax):
     _check_softmax(softmax, _logits(2, 3, 5, seed=12))
 
 
+def _dim_slip(logits: torch.Tensor, dim: int, result: Any, expected: torch.Tensor) -> str:
+    """The slip a wrong ``softmax_with_temperature(logits, temperature=2.0, dim=dim)`` matches, if any."""
+    candidates = [
+        Candidate(
+            F.softmax(logits / 2.0, other),
+            f"Those probabilities sum to 1 along dim={other}, not dim={dim}.",
+        )
+        for other in (-1, 0, 1)
+        if other % 3 != dim % 3
+    ] + softmax_mistakes(logits, 2.0, dim)
+    named = diagnose(result, candidates, expected=expected)
+    if not named and type(result) is torch.Tensor and result.shape == expected.shape:
+        sums = result.detach().sum(dim)
+        if not torch.allclose(sums, torch.ones_like(sums), atol=1e-4):
+            named = f"The result does not sum to 1 along dim={dim}: take the max and the sum along dim."
+    return named
+
+
 @pytest.mark.points(3)
 def test_softmax_normalises_along_every_dim(softmax):
     logits = _logits(3, 4, 5, seed=2)
@@ -79,20 +102,8 @@ def test_softmax_normalises_along_every_dim(softmax):
         call = describe_call(NAME, logits, temperature=2.0, dim=dim)
         result = softmax(logits, temperature=2.0, dim=dim)
         expected = F.softmax(logits / 2.0, dim)
-        candidates = [
-            Candidate(
-                F.softmax(logits / 2.0, other),
-                f"Those probabilities sum to 1 along dim={other}, not dim={dim}.",
-            )
-            for other in (-1, 0, 1)
-            if other % 3 != dim % 3
-        ] + softmax_mistakes(logits, 2.0, dim)
-        hint = diagnose(result, candidates, expected=expected)
-        if not hint and type(result) is torch.Tensor and result.shape == expected.shape:
-            sums = result.detach().sum(dim)
-            if not torch.allclose(sums, torch.ones_like(sums), atol=1e-4):
-                hint = f"The result does not sum to 1 along dim={dim}: take the max and the sum along dim."
-        check_tensor(result, expected, call=call, hint=hint)
+        slip = functools.partial(_dim_slip, logits, dim, result, expected)  # worked out only on a failure
+        check_tensor(result, expected, call=call, hint=slip)
 
 
 @pytest.mark.points(2)

@@ -117,7 +117,7 @@ def _run_batch(
 
     if late_plan and items:
         late = LatePass.start(items, plan, limits, jobs, root, on_part=complete)
-    select_checks = ["-m", "not needs"] if late is not None else None
+    part = False if late is not None else None  # without the late checks, or every check
 
     def start(student: str, source: Path, close: list[int]) -> Child:
         return start_child(
@@ -125,9 +125,9 @@ def _run_batch(
             source,
             close,
             staging_root=root,
-            graders_dir=plan.graders_dir,
+            plan=plan,
             limits=limits,
-            select_checks=select_checks,
+            late=part,
         )
 
     try:

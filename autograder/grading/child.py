@@ -12,13 +12,15 @@ import gc
 import os
 import shutil
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from autograder.grading.plan import PYTEST_ARGS, pytest_environment
+from autograder.grading.plan import PYTEST_ARGS, Plan, pytest_environment
 from autograder.grading.plugin import ChecksPlugin
 from autograder.grading.processes import send_line
 from autograder.grading.staging import BadSubmission, stage
+from autograder.results.model import CheckResult
 from autograder.sandbox import limits as limits_module
 from autograder.sandbox.limits import Limits
 
@@ -26,18 +28,17 @@ from autograder.sandbox.limits import Limits
 def grade_in_child(
     source: Path,
     workdir: Path,
-    graders_dir: Path,
+    plan: Plan,
     limits: Limits,
     write_fd: int,
-    select_checks: list[str] | None = None,
+    late: bool | None = None,
 ) -> None:
     """Stage ``source`` in ``workdir``, grade it and report on ``write_fd``. Never returns. (Whoever
     started this process removes ``workdir``, also when it had to kill it.)
 
-    ``select_checks``: pytest arguments that choose the checks (``["-m", "not needs"]``, node ids), or
-    None for every check in ``graders_dir``.
+    ``late``: None grades every check of ``plan``; False the checks graded without the late pass's
+    modules; True only the checks that need them (:mod:`autograder.grading.late`).
     """
-    import pytest
     import torch
 
     def emit(message: dict[str, Any]) -> None:
@@ -64,17 +65,21 @@ def grade_in_child(
 
         connection = SandboxConnection(workdir, limits)
         connection.start()
-        whole = select_checks is None or select_checks[:1] == ["-m"]
-        if whole:
-            select_checks = [str(graders_dir), *(select_checks or [])]
-        plugin = ChecksPlugin(
-            connection, on_check=lambda check: emit({"type": "check", **check.to_dict()}), whole=whole
-        )
-        with pytest_environment():
-            code = pytest.main([*(select_checks or []), *PYTEST_ARGS], plugins=[plugin])
-        if code == pytest.ExitCode.NO_TESTS_COLLECTED:
-            code = pytest.ExitCode.OK  # a selection with no check in it
-        for problem in plugin.collection_errors + plugin.grader_errors:
+
+        def on_check(check: CheckResult) -> None:
+            emit({"type": "check", **check.to_dict()})
+
+        if plan.session is not None:
+            needs = plan.needs
+
+            def graded_here(check: tuple[str, str]) -> bool:
+                return late is None or (check in needs) == late
+
+            code = plan.session.run(connection, on_check, graded_here)
+            problems = plan.session.grader_errors
+        else:
+            code, problems = _run_pytest(plan, connection, on_check, late)
+        for problem in problems:
             emit({"type": "grader_error", "message": problem})
         emit({"type": "done", "exit_code": int(code)})
     except BaseException as exc:  # noqa: BLE001
@@ -87,6 +92,24 @@ def grade_in_child(
             limits_module.kill_children()
             shutil.rmtree(workdir, ignore_errors=True)
         os._exit(0)
+
+
+def _run_pytest(
+    plan: Plan, connection: Any, on_check: Callable[[CheckResult], None], late: bool | None
+) -> tuple[int, list[str]]:
+    """Grade with a ``pytest.main`` of its own (a pytest that cannot hold a collected session)."""
+    import pytest
+
+    if late:
+        arguments = list(plan.node_ids)
+    else:
+        arguments = [str(plan.graders_dir), *(["-m", "not needs"] if late is False else [])]
+    plugin = ChecksPlugin(connection, on_check=on_check, whole=not late)
+    with pytest_environment():
+        code = pytest.main([*arguments, *PYTEST_ARGS], plugins=[plugin])
+    if code == pytest.ExitCode.NO_TESTS_COLLECTED:
+        code = pytest.ExitCode.OK  # a selection with no check in it
+    return int(code), plugin.collection_errors + plugin.grader_errors
 
 
 def silence_output() -> None:

@@ -34,15 +34,16 @@ def start_child(
     close: list[int],
     *,
     staging_root: str,
-    graders_dir: Path,
+    plan: Plan,
     limits: Limits,
-    select_checks: list[str] | None,
+    late: bool | None,
 ) -> Child:
-    """Fork a grading child for one submission, staged in a new folder under ``staging_root``."""
+    """Fork a grading child for one submission, staged in a new folder under ``staging_root``
+    (``late``: which of the plan's checks it grades, see :func:`grade_in_child`)."""
     workdir = Path(tempfile.mkdtemp(prefix="ag-grade-", dir=staging_root))
 
     def body(write_fd: int) -> None:
-        grade_in_child(source, workdir, graders_dir, limits, write_fd, select_checks)
+        grade_in_child(source, workdir, plan, limits, write_fd, late)
 
     pid, fd = spawn(body, close)
     return Child(pid, fd, Part(student), workdir=workdir)
@@ -82,9 +83,9 @@ def _late_pass(
                 source,
                 [write_fd, *close],
                 staging_root=staging_root,
-                graders_dir=plan.graders_dir,
+                plan=plan,
                 limits=limits,
-                select_checks=list(plan.node_ids),
+                late=True,
             )
 
         run_children(

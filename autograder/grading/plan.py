@@ -1,8 +1,9 @@
 """The plan of a grading batch: the hidden graders collected once, with what each check needs.
 
 :func:`prepare` imports what every grading child shares (torch, the sandbox, the given model), starts
-the sandbox's zygote, collects the graders with pytest (checking that every exercise's points sum to
-20) and builds the graders' shared inputs. The :class:`Plan` it returns is cached per graders folder
+the sandbox's zygote, collects the graders with pytest once (checking that every exercise's points sum to
+20; the collected session is what every grading child runs, :mod:`autograder.grading.session`) and
+builds the graders' shared inputs. The :class:`Plan` it returns is cached per graders folder
 and its files' times and sizes, so a second batch in the same process collects nothing again.
 """
 
@@ -17,46 +18,13 @@ import io
 import os
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from autograder.grading.plugin import ChecksPlugin, GraderBug
+from autograder.grading.session import PYTEST_ARGS, CollectedChecks
 from autograder.manifest import GRADERS_DIR
 from autograder.results.model import CheckResult
-
-# pytest's plugins that the graders do not use (per-test log and warning capture, the gc.collect() of
-# the unraisable-exception hook, the rest only registered): left out of every run.
-UNUSED_PLUGINS = (
-    "cacheprovider",
-    "faulthandler",
-    "logging",
-    "warnings",
-    "unraisableexception",
-    "threadexception",
-    "doctest",
-    "junitxml",
-    "pastebin",
-    "stepwise",
-    "legacypath",
-    "tmpdir",
-    "monkeypatch",
-    "debugging",
-    "setuponly",
-    "setupplan",
-    "subtests",
-    "unittest",
-    "recwarn",
-)
-# --tb=no: the checks' messages come from the results plugin; pytest's own traceback report of a failed
-# check (with source excerpts) is never read.
-PYTEST_ARGS = (
-    "-q",
-    "-s",
-    "--tb=no",
-    *(a for name in UNUSED_PLUGINS for a in ("-p", f"no:{name}")),
-    "-o",
-    "addopts=",
-)
 
 WARM_MODULES = (
     "torch",
@@ -74,13 +42,16 @@ class Plan:
     """The checks of one graders folder, in the order pytest runs them.
 
     ``needs``: the checks marked ``@pytest.mark.needs(module, ...)`` (transformers), graded apart by the
-    late pass (:mod:`autograder.grading.late`); ``node_ids``: their pytest node ids.
+    late pass (:mod:`autograder.grading.late`); ``node_ids``: their pytest node ids. ``session``: the
+    graders' pytest session, collected once, that every grading child forked from this process runs
+    (None where this pytest cannot be driven that way: each child then runs ``pytest.main``).
     """
 
     graders_dir: Path
     checks: tuple[CheckResult, ...]
     needs: dict[Check, tuple[str, ...]]
     node_ids: tuple[str, ...]
+    session: CollectedChecks | None = field(default=None, compare=False, repr=False)
 
     def fresh(self, late: bool | None = None) -> list[CheckResult]:
         """Copies of the checks (all of them, or only the late ones, or only the others)."""
@@ -158,16 +129,16 @@ def _graders_key(graders_dir: Path) -> tuple:
 
 @functools.lru_cache(maxsize=8)
 def _collect(key: tuple) -> Plan:
-    import pytest
-
     graders_dir = Path(key[0])
-    plugin = ChecksPlugin()
-    output = io.StringIO()
-    with pytest_environment(), contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
-        code = pytest.main([str(graders_dir), "--collect-only", *PYTEST_ARGS], plugins=[plugin])
-    if plugin.collection_errors or code != 0 or not plugin.plan:
-        detail = "\n".join(plugin.collection_errors) or output.getvalue()[-3000:]
-        raise GraderBug(f"the graders in {graders_dir} are broken (pytest exit code {int(code)}):\n{detail}")
+    session: CollectedChecks | None = None
+    with pytest_environment():
+        try:
+            session = CollectedChecks.collect(graders_dir)
+        except GraderBug:
+            raise
+        except Exception:  # noqa: BLE001  (this pytest cannot hold a session: one pytest.main per child)
+            session = None
+    plugin = session.plugin if session is not None else _collect_only(graders_dir)
     missing = sorted({name for names in plugin.needs.values() for name in names if not _importable(name)})
     if missing:
         raise GraderBug(
@@ -183,7 +154,22 @@ def _collect(key: tuple) -> Plan:
         checks=tuple(plugin.plan),
         needs=dict(plugin.needs),
         node_ids=tuple(sorted(plugin.node_ids.values())),
+        session=session,
     )
+
+
+def _collect_only(graders_dir: Path) -> ChecksPlugin:
+    """The plan from ``pytest --collect-only``, for a pytest that cannot hold a collected session."""
+    import pytest
+
+    plugin = ChecksPlugin()
+    output = io.StringIO()
+    with pytest_environment(), contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+        code = pytest.main([str(graders_dir), "--collect-only", *PYTEST_ARGS], plugins=[plugin])
+    if plugin.collection_errors or code != 0 or not plugin.plan:
+        detail = "\n".join(plugin.collection_errors) or output.getvalue()[-3000:]
+        raise GraderBug(f"the graders in {graders_dir} are broken (pytest exit code {int(code)}):\n{detail}")
+    return plugin
 
 
 def _importable(name: str) -> bool:
