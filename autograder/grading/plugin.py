@@ -267,8 +267,8 @@ class ChecksPlugin:
             else:
                 result.message = "the check failed"
             if not result.passed:
-                result.diagnosis = next((named for named in reversed(NAMED) if named in result.message), "")
-            del NAMED[:]
+                result.diagnosis = NAMED.newest_in(result.message)
+            NAMED.clear()
             self._gate(result)
             self._outcomes[(result.exercise, result.name)] = result
             self._done.add(item.nodeid)

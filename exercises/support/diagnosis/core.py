@@ -15,9 +15,30 @@ MATCH_RTOL = 1e-4
 
 HINTON = "(Hinton et al. 2015, section 2)"
 
-NAMED: list[str] = []
-"""Every sentence :func:`diagnose` has named, newest last. The graders' results plugin clears it before
-each check and reports the named slip of a failed check separately from its message."""
+
+class NamedSlips:
+    """The sentences :func:`diagnose` has named since the last :meth:`clear`, newest last. The graders'
+    results plugin clears them after each check and reports the named slip of a failed check separately
+    from its message."""
+
+    def __init__(self) -> None:
+        self.sentences: list[str] = []
+
+    def add(self, sentence: str) -> None:
+        """Record that ``sentence`` was named."""
+        self.sentences.append(sentence)
+
+    def newest_in(self, message: str) -> str:
+        """The most recently named sentence that ``message`` contains, or ``""``."""
+        return next((named for named in reversed(self.sentences) if named in message), "")
+
+    def clear(self) -> None:
+        """Forget every sentence named so far."""
+        self.sentences.clear()
+
+
+NAMED = NamedSlips()
+"""The slips named in this process (see :class:`NamedSlips`)."""
 
 CLAUSES: dict[str, str] = {
     "ex1.value": "softmax_with_temperature returns softmax(logits / T) along dim, same shape and dtype as "
@@ -134,7 +155,7 @@ def diagnose(
         if expected is not None and _matches(expected, candidate.value, rtol, atol):
             continue
         if _matches(actual, candidate.value, rtol, atol):
-            NAMED.append(candidate.sentence)
+            NAMED.add(candidate.sentence)
             return candidate.sentence
     return ""
 

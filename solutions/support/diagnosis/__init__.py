@@ -15,7 +15,7 @@ Nothing here computes an exercise's answer that the visible checks do not alread
 
 from __future__ import annotations
 
-from .core import CLAUSES, HINTON, MATCH_RTOL, NAMED, Candidate, clause, diagnose, explain
+from .core import CLAUSES, HINTON, MATCH_RTOL, NAMED, Candidate, NamedSlips, clause, diagnose, explain
 from .distillation import distillation_mistakes, student_loss_mistakes
 from .layers import held_teacher_layers, layer_choice_mistakes, layer_index_mistakes
 from .masking import replacement_mistakes
@@ -28,6 +28,7 @@ __all__ = [
     "MATCH_RTOL",
     "NAMED",
     "Candidate",
+    "NamedSlips",
     "breakdown_mistakes",
     "clause",
     "count_mistakes",
