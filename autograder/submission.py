@@ -20,6 +20,7 @@ import torch
 from autograder.manifest import EXERCISE_BY_ID, Exercise
 from autograder.wire import arena, frame, values
 from autograder.wire.values import CallResult, Handle
+from solutions.support import checking
 
 
 class Connection(Protocol):
@@ -62,11 +63,6 @@ def describe(value: Any) -> str:
     return repr(value)
 
 
-def describe_call(name: str, args: tuple, kwargs: dict) -> str:
-    parts = [describe(a) for a in args] + [f"{k}={describe(v)}" for k, v in kwargs.items()]
-    return f"{name}({', '.join(parts)})"
-
-
 class Callable_:
     """A function, class or kept object of the submission, called through the connection."""
 
@@ -86,7 +82,7 @@ class Callable_:
         return result.value
 
     def call(self, *args: Any, backward: Any = None, arguments: bool = False, **kwargs: Any) -> CallResult:
-        call_text = describe_call(self._name, args, kwargs)
+        call_text = checking.call_text(self._name, args, kwargs, describe)
         shared = arena.current() if arguments else None
         try:
             if shared is not None:  # tensors the graders read back themselves after the call

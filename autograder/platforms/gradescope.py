@@ -51,6 +51,7 @@ GIVEN_SOLUTION_FILES = (
     "model.py",
     "support/__init__.py",
     "support/checking.py",
+    "support/stub_message.py",
     *(f"support/diagnosis/{name}.py" for name in ("__init__", "core", *DIAGNOSIS_MODULES)),
 )
 SKIPPED_SUFFIXES = (".pyc", ".pyo")

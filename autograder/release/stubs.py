@@ -11,6 +11,8 @@ import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
+from solutions.support.stub_message import stub_message
+
 _EXERCISE_FILE = re.compile(r"^(ex\d+)_\w*\.py$")
 _BEGIN = re.compile(r"^#\s*BEGIN SOLUTION\b\s*:?\s*(?P<todo>.*?)\s*$")
 _END = re.compile(r"^#\s*END SOLUTION\s*$")
@@ -157,7 +159,7 @@ def make_stub(source: str, exercise_id: str, *, filename: str = "<source>") -> s
     for index, region in enumerate(regions):
         stub_lines.extend(lines[position : region.begin - 1])
         stub_lines.append(f"{region.indent}# TODO({exercise_id}): {region.todo}\n")
-        message = f"{exercise_id}: implement {_PLACEHOLDER.format(index)}"
+        message = stub_message(exercise_id, _PLACEHOLDER.format(index))
         stub_lines.append(f'{region.indent}raise NotImplementedError("{message}")\n')
         raise_line_to_region[len(stub_lines)] = index
         position = region.end

@@ -13,15 +13,15 @@ import builtins
 import dis
 import inspect
 import math
-import re
 from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from .stub_message import STUB_PATTERN
+
 _TINY = torch.finfo(torch.float64).tiny
-_NOT_STARTED = re.compile(r"^(ex\d+): implement \S")
 _MAX_ITEMS_SHOWN = 4
 _STUB_OPCODES = frozenset(
     {
@@ -114,7 +114,26 @@ def describe_call(name: str, *args: Any, **kwargs: Any) -> str:
     Returns:
         The call as text, each argument through :func:`describe`.
     """
-    parts = [describe(arg) for arg in args] + [f"{key}={describe(arg)}" for key, arg in kwargs.items()]
+    return call_text(name, args, kwargs)
+
+
+def call_text(
+    name: str, args: tuple[Any, ...], kwargs: dict[str, Any], describe_value: Callable[[Any], str] = describe
+) -> str:
+    """The call ``name(*args, **kwargs)`` as text, each argument through ``describe_value``.
+
+    Args:
+        name: the function's name as the learner wrote it.
+        args: the positional arguments of the call.
+        kwargs: the keyword arguments of the call.
+        describe_value: how an argument reads (the graders' handle on a submission has its own, for
+            values that crossed the wire).
+
+    Returns:
+        ``name(arg, ..., key=value, ...)``.
+    """
+    parts = [describe_value(arg) for arg in args]
+    parts += [f"{key}={describe_value(arg)}" for key, arg in kwargs.items()]
     return f"{name}({', '.join(parts)})"
 
 
@@ -260,7 +279,7 @@ def not_started_exercise(exc: BaseException) -> str | None:
     """
     if not isinstance(exc, NotImplementedError) or not exc.args:
         return None
-    match = _NOT_STARTED.match(str(exc.args[0]))
+    match = STUB_PATTERN.match(str(exc.args[0]))
     return match.group(1) if match else None
 
 
@@ -348,7 +367,7 @@ def is_untouched_stub(function: Callable[..., Any]) -> bool:
         and namespace.get("NotImplementedError", NotImplementedError) is builtins.NotImplementedError
         and len(constants_loaded) == 1
         and isinstance(constants_loaded[0], str)
-        and _NOT_STARTED.match(constants_loaded[0]) is not None
+        and STUB_PATTERN.match(constants_loaded[0]) is not None
     )
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from .manifest import MANIFEST, read_entries
+from .stub_message import STUB_PATTERN
 
 SUPPORT_DIR = Path(__file__).resolve().parent
 EXERCISE_DIR = SUPPORT_DIR.parent
@@ -53,7 +54,6 @@ EXERCISES, MANIFEST_PROBLEM = read_exercises()
 NOT_STARTED_CATEGORY = "not started"
 MAX_MESSAGE_CHARS = 400
 
-_STUB_MESSAGE = re.compile(r"^(ex\d+): implement (\S+)")
 _EXERCISE_MARK = re.compile(r"^ex\d+$")
 _TEST_FILE = re.compile(r"^test_(ex\d+)(?:_\w*)?\.py$")
 
@@ -102,7 +102,7 @@ def _stub_exception(exc: BaseException | None) -> tuple[str, str] | None:
     seen = 0
     while exc is not None and seen < 5:
         if isinstance(exc, NotImplementedError) and exc.args:
-            match = _STUB_MESSAGE.match(str(exc.args[0]))
+            match = STUB_PATTERN.match(str(exc.args[0]))
             if match:
                 return match.group(1), match.group(2)
         exc = exc.__cause__ or exc.__context__
