@@ -120,18 +120,8 @@ def describe_call(name: str, *args: Any, **kwargs: Any) -> str:
 def call_text(
     name: str, args: tuple[Any, ...], kwargs: dict[str, Any], describe_value: Callable[[Any], str] = describe
 ) -> str:
-    """The call ``name(*args, **kwargs)`` as text, each argument through ``describe_value``.
-
-    Args:
-        name: the function's name as the learner wrote it.
-        args: the positional arguments of the call.
-        kwargs: the keyword arguments of the call.
-        describe_value: how an argument reads (the graders' handle on a submission has its own, for
-            values that crossed the wire).
-
-    Returns:
-        ``name(arg, ..., key=value, ...)``.
-    """
+    """``name(arg, ..., key=value, ...)``: the call as text, each argument through ``describe_value`` (the
+    graders' handle on a submission passes its own, for values that crossed the wire)."""
     parts = [describe_value(arg) for arg in args]
     parts += [f"{key}={describe_value(arg)}" for key, arg in kwargs.items()]
     return f"{name}({', '.join(parts)})"
