@@ -88,6 +88,15 @@ def test_a_malformed_folder_is_named(tmp_path, change, message):
     assert message in str(raised.value) and "\n" not in str(raised.value)
 
 
+def test_an_exercise_without_a_folder_has_no_entries_yet(tmp_path):
+    """A new exercise has no known mistakes until someone adds its folder: the catalogue still loads
+    (and ``dev check --only catalogue`` lists its checks that no mistake fails)."""
+    root = _copy(tmp_path)
+    shutil.rmtree(root / "ex4_masking")
+    entries = load(root)
+    assert entries and {entry.exercise for entry in entries} == {"ex1", "ex2", "ex3", "ex5"}
+
+
 def _append(folder: Path, student: str, table: str) -> None:
     (folder / f"{student}.py").write_text('"""An entry."""\n')
     with (folder / "entries.toml").open("a") as index:
