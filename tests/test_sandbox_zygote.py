@@ -178,3 +178,47 @@ def test_the_zygote_has_a_clean_command_line_and_environment():
     assert command[0] == b"autograder-zygote"
     assert set(environment) <= {k.encode() for k in zygote.clean_environment()}
     assert os.environ.get("PYTEST_CURRENT_TEST") and b"PYTEST_CURRENT_TEST" not in environment
+
+
+def test_a_zygote_that_preloads_more_is_forked_from_the_clean_one_and_as_clean(grading_process_secrets):
+    """The late pass's zygote (it preloads transformers) is forked by the batch's zygote, not started
+    afresh: it skips importing torch again, and what it forks holds no more of the graders than the
+    batch's zygote does. Asked for in a process forked from this one, as the late pass is."""
+    import json
+
+    from autograder.sandbox import zygote
+
+    marker, tmp_path = grading_process_secrets
+    main = zygote.current()
+    searcher = tmp_path / "searcher"
+    searcher.mkdir()
+    (searcher / "ex1_softmax.py").write_text(SEARCH.format(backwards=marker[::-1]))
+    read_fd, write_fd = os.pipe()
+    pid = sandbox.fork()
+    if pid == 0:  # the late pass's position: a child of the process that started the zygote
+        report: dict = {}
+        try:
+            zygote.start(("json",))
+            late = zygote.current()
+            with open(f"/proc/{late.pid}/stat") as stat:
+                report["parent"] = int(stat.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{late.pid}/cmdline", "rb") as handle:
+                report["command"] = handle.read().split(b"\0")[0].decode()
+            report["late"], report["preload"] = late.pid, list(late.preload)
+            report["search"] = _search_in_a_worker(searcher)
+        except BaseException as exc:  # noqa: BLE001
+            report["error"] = repr(exc)
+        finally:
+            os.write(write_fd, json.dumps(report).encode())
+            os._exit(0)
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as pipe:
+        report = json.loads(pipe.read())
+    os.waitpid(pid, 0)
+    assert "error" not in report, report.get("error")
+    assert report["late"] != main.pid and report["preload"] == ["json"]
+    assert report["parent"] == main.pid  # forked by the batch's zygote
+    assert report["command"] == "autograder-zygote"
+    modules, functions, strings, frames, environment, proc, readable, searched = report["search"]
+    assert searched > 10_000 and readable >= 2
+    assert (modules, functions, strings, frames, environment, proc) == (0, 0, 0, 0, 0, 0)

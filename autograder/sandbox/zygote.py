@@ -18,7 +18,10 @@ never by inheritance.
 
 The engine starts one zygote before it forks any grading child (they all share it: each request is one
 datagram on a ``SOCK_SEQPACKET`` socket); a process that grades without the engine starts its own on
-its first request. A zygote ends with the process that started it.
+its first request. A zygote ends with the process that started it. The late pass's zygote, which also
+preloads ``transformers``, is forked by the engine's (:func:`start` does so in a process that inherited a
+ready zygote): it has torch already and imports only what it adds, and it ends with the engine's zygote
+or once no process holds its socket.
 """
 
 from __future__ import annotations
@@ -90,10 +93,21 @@ def clean_environment() -> dict[str, str]:
 
 
 class Zygote:
-    """The handle on a zygote, in the process that started it and in every process forked from that."""
+    """The handle on a zygote, in the process that started it and in every process forked from that.
 
-    def __init__(self, preload: tuple[str, ...] = ()):
+    A zygote is a fresh interpreter (``Zygote(preload)``), or a child of one that is running
+    (``fork_of``): it has torch already, and imports only what it preloads on top.
+    """
+
+    process: subprocess.Popen | None
+
+    def __init__(self, preload: tuple[str, ...] = (), *, fork_of: Zygote | None = None):
         self.preload = tuple(preload)
+        self.owner = os.getpid()
+        self.ready = False
+        if fork_of is not None:
+            self._fork_from(fork_of)
+            return
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         entry = f"from autograder.sandbox.zygote import main; main({theirs.fileno()}, {os.getpid()})"
         self.process = subprocess.Popen(
@@ -111,12 +125,37 @@ class Zygote:
         )
         theirs.close()
         self.pid = self.process.pid
-        self.owner = os.getpid()
         self.socket = ours
-        self.ready = False
         limits_module.PROTECTED.add(self.pid)
         atexit.register(stop_own)
         ours.sendall(json.dumps({"preload": list(self.preload)}).encode())
+
+    def _fork_from(self, parent: Zygote) -> None:
+        """Have ``parent`` (ready) fork this zygote: it imports only ``preload`` on top of what the
+        parent holds (torch is the most of a zygote's start). It ends when every process holding its
+        socket has ended, or with ``parent``.
+
+        Raises:
+            ZygoteFailed: ``parent`` is gone or did not fork it.
+        """
+        self.process = None
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            request = json.dumps({"zygote": list(self.preload)}).encode()
+            socket.send_fds(parent.socket, [request], [theirs.fileno()])
+        except OSError as exc:
+            ours.close()
+            raise ZygoteFailed(f"the sandbox's zygote process is gone ({exc.strerror})") from None
+        finally:
+            theirs.close()
+        readable, _, _ = select.select([ours], [], [], KEEPER_SECONDS)
+        answer = ours.recv(64) if readable else b""
+        if len(answer) != 8:
+            ours.close()
+            raise ZygoteFailed("the sandbox's zygote process did not fork a zygote")
+        self.pid = int.from_bytes(answer, "big")
+        self.socket = ours
+        atexit.register(stop_own)
 
     def wait_ready(self, timeout: float = READY_SECONDS) -> None:
         """Wait until the zygote has imported everything (call it before forking processes that share it).
@@ -135,7 +174,7 @@ class Zygote:
         self.ready = True
 
     def alive(self) -> bool:
-        if os.getpid() == self.owner:
+        if os.getpid() == self.owner and self.process is not None:
             return self.process.poll() is None
         try:
             os.kill(self.pid, 0)
@@ -186,10 +225,13 @@ class Zygote:
     def stop(self) -> None:
         with contextlib.suppress(OSError):
             self.socket.close()
-        if os.getpid() == self.owner:
+        if os.getpid() == self.owner and self.process is not None:
             with contextlib.suppress(ProcessLookupError):
                 self.process.kill()
             self.process.wait()
+        elif os.getpid() == self.owner:  # forked by another zygote, which reaps it
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(self.pid, signal.SIGKILL)
         limits_module.PROTECTED.discard(self.pid)
 
 
@@ -201,6 +243,20 @@ def start(preload: tuple[str, ...] = ()) -> Zygote:
     modules is running; the processes forked from here on use it."""
     if _CURRENT and _CURRENT[0].preload == tuple(preload) and _CURRENT[0].alive():
         return _CURRENT[0]
+    inherited = _CURRENT[0] if _CURRENT else None
+    if (
+        inherited is not None
+        and preload
+        and not inherited.preload
+        and inherited.ready
+        and inherited.owner != os.getpid()  # its owner may stop it, and this one with it
+        and inherited.alive()
+    ):
+        with contextlib.suppress(ZygoteFailed):
+            forked = Zygote(tuple(preload), fork_of=inherited)
+            inherited.stop()
+            _CURRENT[:] = [forked]
+            return forked
     return _replace(tuple(preload))
 
 
@@ -254,22 +310,49 @@ def main(fd: int, parent: int) -> None:
                 importlib.import_module(name)
         import torch
 
-        from autograder.sandbox import process_title, worker_start
+        from autograder.sandbox import process_title
 
         torch.set_num_threads(1)
-        _warm_model_classes()
         readable, hidden = landlock.worker_file_rules()
         for path in readable:  # the Landlock rules every submission's init then makes from these
             landlock._rule_rights(path, hidden, landlock.landlock_abi())
         for processes in (False, True):
             seccomp._filter(processes)
-        project = worker_start.project_modules_here()
         process_title.title_this_process(process_title.ZYGOTE_TITLE)
-        gc.collect()
-        gc.freeze()  # the imports' objects: no collection in a worker walks them (or copies their pages)
-        # A worker lives for seconds and builds many small objects (models): cycles are collected less
-        # often than by default (every 700 allocations), as in the grading process.
-        gc.set_threshold(50_000, 50, 100)
+        project = _settle()
+    except BaseException as exc:  # noqa: BLE001
+        with contextlib.suppress(OSError):
+            requests.send(f"{type(exc).__name__}: {exc}"[:4000].encode())
+        os._exit(1)
+    requests.send(READY)
+    _serve(requests, project)
+
+
+def _settle() -> list[str]:
+    """Warm what a worker uses, freeze what was imported; the project's modules (see
+    :func:`autograder.sandbox.worker_start.project_modules_here`)."""
+    from autograder.sandbox import worker_start
+
+    _warm_model_classes()
+    project = worker_start.project_modules_here()
+    gc.collect()
+    gc.freeze()  # the imports' objects: no collection in a worker walks them (or copies their pages)
+    # A worker lives for seconds and builds many small objects (models): cycles are collected less
+    # often than by default (every 700 allocations), as in the grading process.
+    gc.set_threshold(50_000, 50, 100)
+    return project
+
+
+def _become_forked_zygote(preload: list[str], fd: int) -> None:
+    """In a process a zygote just forked: import ``preload`` on top of what it holds, say ready on
+    ``fd`` and serve keepers from there. Never returns."""
+    requests = socket.socket(fileno=fd)
+    requests.send(os.getpid().to_bytes(8, "big"))
+    try:
+        for name in preload:
+            with contextlib.suppress(Exception):  # one the graders' process found elsewhere: theirs only
+                importlib.import_module(name)
+        project = _settle()
     except BaseException as exc:  # noqa: BLE001
         with contextlib.suppress(OSError):
             requests.send(f"{type(exc).__name__}: {exc}"[:4000].encode())
@@ -354,7 +437,11 @@ def _serve(requests: socket.socket, project: list[str]) -> None:
         if pid == 0:
             try:
                 requests.close()
-                keeper.become_keeper(json.loads(message), fds, project)
+                request = json.loads(message)
+                if "zygote" in request:
+                    kernel.prctl(limits_module.PR_SET_PDEATHSIG, signal.SIGKILL)
+                    _become_forked_zygote(list(request["zygote"]), fds[0])
+                keeper.become_keeper(request, fds, project)
             finally:
                 os._exit(worker_start.WORKER_FAILED_TO_START)
         for received in fds:
