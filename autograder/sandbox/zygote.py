@@ -38,9 +38,10 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from autograder.sandbox import kernel, landlock, seccomp
+from autograder.sandbox import kernel, landlock, seccomp, warm_up
 from autograder.sandbox import limits as limits_module
 from autograder.sandbox.cgroups import BUDGET
 from autograder.sandbox.limits import Limits
@@ -301,13 +302,11 @@ def main(fd: int, parent: int) -> None:
     kernel.prctl(limits_module.PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:
         os._exit(1)
-    try:
+
+    def prepare() -> None:
         preload = json.loads(requests.recv(65536))["preload"]
-        for name in ZYGOTE_MODULES:
-            importlib.import_module(name)
-        for name in preload:
-            with contextlib.suppress(Exception):  # one the graders' process found elsewhere: theirs only
-                importlib.import_module(name)
+        _import(ZYGOTE_MODULES)
+        _import(preload, missing_ok=True)
         import torch
 
         from autograder.sandbox import process_title
@@ -319,28 +318,8 @@ def main(fd: int, parent: int) -> None:
         for processes in (False, True):
             seccomp._filter(processes)
         process_title.title_this_process(process_title.ZYGOTE_TITLE)
-        project = _settle()
-    except BaseException as exc:  # noqa: BLE001
-        with contextlib.suppress(OSError):
-            requests.send(f"{type(exc).__name__}: {exc}"[:4000].encode())
-        os._exit(1)
-    requests.send(READY)
-    _serve(requests, project)
 
-
-def _settle() -> list[str]:
-    """Warm what a worker uses, freeze what was imported; the project's modules (see
-    :func:`autograder.sandbox.worker_start.project_modules_here`)."""
-    from autograder.sandbox import worker_start
-
-    _warm_model_classes()
-    project = worker_start.project_modules_here()
-    gc.collect()
-    gc.freeze()  # the imports' objects: no collection in a worker walks them (or copies their pages)
-    # A worker lives for seconds and builds many small objects (models): cycles are collected less
-    # often than by default (every 700 allocations), as in the grading process.
-    gc.set_threshold(50_000, 50, 100)
-    return project
+    _serve_once_ready(requests, prepare)
 
 
 def _become_forked_zygote(preload: list[str], fd: int) -> None:
@@ -348,74 +327,40 @@ def _become_forked_zygote(preload: list[str], fd: int) -> None:
     ``fd`` and serve keepers from there. Never returns."""
     requests = socket.socket(fileno=fd)
     requests.send(os.getpid().to_bytes(8, "big"))
-    try:
-        for name in preload:
-            with contextlib.suppress(Exception):  # one the graders' process found elsewhere: theirs only
+    _serve_once_ready(requests, lambda: _import(preload, missing_ok=True))
+
+
+def _import(names: Iterable[str], *, missing_ok: bool = False) -> None:
+    """Import ``names``; ``missing_ok``: skip one that fails (a module the graders' process found
+    elsewhere: theirs only)."""
+    for name in names:
+        if missing_ok:
+            with contextlib.suppress(Exception):
                 importlib.import_module(name)
-        project = _settle()
+        else:
+            importlib.import_module(name)
+
+
+def _serve_once_ready(requests: socket.socket, prepare: Callable[[], None]) -> None:
+    """Run ``prepare``, warm what a worker uses and freeze what was imported, then say ready on
+    ``requests`` and serve keepers (or say why not and end). Never returns."""
+    from autograder.sandbox import worker_start
+
+    try:
+        prepare()
+        warm_up.model_classes()
+        project = worker_start.project_modules_here()
+        gc.collect()
+        gc.freeze()  # the imports' objects: no collection in a worker walks them (or copies their pages)
+        # A worker lives for seconds and builds many small objects (models): cycles are collected less
+        # often than by default (every 700 allocations), as in the grading process.
+        gc.set_threshold(50_000, 50, 100)
     except BaseException as exc:  # noqa: BLE001
         with contextlib.suppress(OSError):
             requests.send(f"{type(exc).__name__}: {exc}"[:4000].encode())
         os._exit(1)
     requests.send(READY)
     _serve(requests, project)
-
-
-def _warm_model_classes() -> None:
-    """Build, encode, rebuild and run (forward and backward) a tiny model of each class that may cross,
-    on the CPU and on meta, so that what that imports or sets up on first use (torch's meta-device
-    machinery, the autograd engine; transformers loads its models lazily) is done here once, not in
-    every worker within a call's time limit."""
-    import torch
-
-    from autograder.wire import values
-
-    shape = {
-        "vocab_size": 16,
-        "hidden_size": 8,
-        "num_hidden_layers": 1,
-        "num_attention_heads": 1,
-        "intermediate_size": 8,
-        "max_position_embeddings": 16,
-    }
-    keys = ["given.BertModel", "given.BertForMaskedLM"]
-    if "transformers" in sys.modules:
-        keys += ["hf.BertModel", "hf.BertForMaskedLM"]
-    for key in keys:
-        with contextlib.suppress(Exception):
-            model_class = values._resolve_class(key)
-            config_class = (
-                getattr(model_class, "config_class", None) or sys.modules[model_class.__module__].BertConfig
-            )
-            model = model_class(config_class(**shape))
-            values.decode(values.loads(values.dumps(values.encode(model))))
-            values._build_model(key, values._init_data(model, key), "meta")
-            output = model(torch.randint(0, 16, (2, 5), generator=torch.Generator().manual_seed(0)))
-            first = output[0] if isinstance(output, tuple) else next(iter(output.values()))
-            first.float().mean().backward()
-            values.tied_groups(model)
-    with contextlib.suppress(Exception):
-        _warm_operations()
-
-
-def _warm_operations() -> None:
-    """Run once the tensor operations the exercises are about (softmax, KL divergence, backward, random
-    masking with a generator), so that their first use in a worker finds torch's dispatch warm."""
-    import torch
-    from torch.nn import functional
-
-    generator = torch.Generator().manual_seed(0)
-    logits = torch.randn(4, 6, 10, generator=generator, requires_grad=True)
-    teacher = torch.randn(4, 6, 10, generator=generator)
-    soft = functional.softmax(teacher / 2.0, dim=-1)
-    loss = functional.kl_div(functional.log_softmax(logits / 2.0, dim=-1), soft, reduction="batchmean")
-    labels = torch.randint(0, 10, (24,), generator=generator)
-    loss = loss + functional.cross_entropy(logits.reshape(-1, 10), labels)
-    loss.backward()
-    ids = torch.randint(0, 100, (4, 16), generator=generator)
-    chosen = torch.rand(ids.shape, generator=generator) < 0.15
-    torch.where(chosen, torch.full_like(ids, 3), ids).masked_fill(~chosen, -100)
-    torch.bernoulli(torch.full(ids.shape, 0.5), generator=generator)
 
 
 def _serve(requests: socket.socket, project: list[str]) -> None:
