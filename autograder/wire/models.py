@@ -21,6 +21,7 @@ from torch import nn
 
 from autograder.wire import frame
 from autograder.wire.errors import ProtocolError
+from autograder.wire.templates import TEMPLATES
 
 # --------------------------------------------------------------------------------------------------
 # Model classes that may cross, by key. Each side resolves a key to its own pristine class; the
@@ -101,11 +102,17 @@ def _build_model(key: str, init: dict[str, Any], device: str) -> nn.Module:
         args, kwargs = (config,), {}
     else:
         args, kwargs = (), dict(init)
-    with random_init_skipped():
-        if device == "cpu":  # the default device: no torch.device context, which costs time per module
-            return cls(*args, **kwargs)
-        with torch.device(device):
-            return cls(*args, **kwargs)
+
+    def construct() -> nn.Module:
+        with random_init_skipped():
+            if device == "cpu":  # the default device: no torch.device context, which costs time per module
+                return cls(*args, **kwargs)
+            with torch.device(device):
+                return cls(*args, **kwargs)
+
+    if device == "cpu":  # a copy of this process's template of the class and config (a constructor is slower)
+        return TEMPLATES.build(cls, init, construct)
+    return construct()
 
 
 _INITIALISERS = ("uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "kaiming_uniform_")
