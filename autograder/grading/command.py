@@ -12,13 +12,14 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from autograder.grading.batch import DEFAULTS, BadSubmission, DuplicateStudent, grade_submissions, students
-from autograder.grading.plan import prepare
-from autograder.grading.plugin import GraderBug
 from autograder.manifest import GRADERS_DIR
 from autograder.results import ResultsFolder, SubmissionResult, summary_table
 from autograder.sandbox import confine
 from autograder.sandbox import limits as limits_module
+
+# What the grading options default to (autograder.grading.batch's defaults: that module imports torch,
+# which this one leaves to run()).
+DEFAULTS = limits_module.Limits()
 
 DEFAULT_OUT = "autograder-out"
 
@@ -89,6 +90,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from autograder.sandbox import zygote
+
+    # The sandbox's zygote first: a fresh interpreter, it imports torch while this process does.
+    zygote.start()
     paths = list(args.submissions)
     try:
         Path(args.out).mkdir(parents=True, exist_ok=True)
@@ -110,6 +115,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_intake(args: argparse.Namespace, paths: list[Path], unpacked: Path) -> int:
     from autograder.grading import intake
+    from autograder.grading.batch import BadSubmission, DuplicateStudent, grade_submissions, students
+    from autograder.grading.plan import prepare
+    from autograder.grading.plugin import GraderBug
 
     try:
         roster = intake.read_roster(args.roster) if getattr(args, "roster", None) else None
