@@ -108,3 +108,15 @@ def test_a_decoded_model_is_a_new_one_each_time():
     for a, b, c in zip(first.parameters(), second.parameters(), model.parameters(), strict=True):
         assert a is not b and torch.equal(a, c) and torch.equal(b, c)
         assert a.untyped_storage().data_ptr() != b.untyped_storage().data_ptr()
+
+
+def test_a_template_changed_after_it_was_kept_is_not_used_again():
+    templates = Templates()
+    config = given.BertConfig(num_hidden_layers=2, **SMALL)
+    first = templates.build(given.BertModel, {"layers": 2}, lambda: given.BertModel(config))
+    template = templates._kept[next(iter(templates._kept))][1]
+    assert template is not None and template is not first
+    template.register_forward_hook(lambda *args: None)  # as code that found it through gc could
+    second = templates.build(given.BertModel, {"layers": 2}, lambda: given.BertModel(config))
+    assert not second._forward_hooks and second is not template
+    assert templates._kept[next(iter(templates._kept))][1] is None

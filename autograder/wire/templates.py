@@ -125,7 +125,13 @@ class Templates:
         key = (id(cls), json.dumps(init, sort_keys=True, default=repr))
         kept = self._kept.get(key)
         if kept is not None and kept[0] is cls:
-            return construct() if kept[1] is None else copy_model(kept[1])
+            if kept[1] is None:
+                return construct()
+            try:
+                return copy_model(kept[1])
+            except NotCopyable:  # changed since it was kept (only code that found it could): not used again
+                self._keep(key, cls, None)
+                return construct()
         template = construct()
         try:
             model = copy_model(template)
