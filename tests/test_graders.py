@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import re
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -18,6 +19,7 @@ import torch
 from autograder.demo.catalogue import ALTERNATIVES, DEMO_MISTAKES, HOLLOW, WRONG, Alternative, Hollow, Mistake
 from autograder.demo.classroom import copy_exercise_files
 from autograder.graders import zoo
+from autograder.graders import zoo_answers as answers
 from autograder.grading import grade_submissions
 from autograder.manifest import EXERCISES, EXERCISES_DIR, GRADERS_DIR, POINTS_PER_EXERCISE, SOLUTIONS_DIR
 from autograder.wire import values as protocol
@@ -201,20 +203,38 @@ def test_a_models_inner_config_crosses_with_its_own_layer_count(family):
 
 def test_zoo_models_know_their_counts():
     tied = zoo.TiedLanguageModel(vocab_size=50, hidden_size=6)
-    assert tied.expected_count() == sum(p.numel() for p in tied.parameters())
-    assert tied.expected_double_count() == sum(t.numel() for t in tied.state_dict().values())
+    assert answers.expected_count(tied) == sum(p.numel() for p in tied.parameters())
+    assert answers.expected_double_count(tied) == sum(t.numel() for t in tied.state_dict().values())
     buffered = zoo.BufferedEncoder(size=4, buffer_size=1000)
-    assert buffered.expected_count() == sum(p.numel() for p in buffered.parameters())
-    assert buffered.buffer_count() == sum(b.numel() for b in buffered.buffers())
+    assert answers.expected_count(buffered) == sum(p.numel() for p in buffered.parameters())
+    assert answers.buffer_count(buffered) == sum(b.numel() for b in buffered.buffers())
     frozen = zoo.PartlyFrozenClassifier(vocab_size=30, hidden_size=5, num_classes=3)
-    assert frozen.expected_trainable() == sum(p.numel() for p in frozen.parameters() if p.requires_grad)
-    assert frozen.expected_frozen() == sum(p.numel() for p in frozen.parameters() if not p.requires_grad)
+    trainable = [p.numel() for p in frozen.parameters() if p.requires_grad]
+    assert answers.expected_trainable(frozen) == sum(trainable)
+    assert answers.expected_frozen(frozen) == sum(p.numel() for p in frozen.parameters()) - sum(trainable)
     shared = zoo.SharedAcrossChildren(vocab_size=40, hidden_size=6)
-    assert sum(shared.expected_breakdown().values()) == sum(p.numel() for p in shared.parameters())
+    assert sum(answers.expected_breakdown(shared).values()) == sum(p.numel() for p in shared.parameters())
     held = zoo.HeldByModelAndChild(hidden_size=5)
-    assert sum(held.expected_breakdown().values()) == sum(p.numel() for p in held.parameters())
-    assert held.norm.weight is held.scale and held.shared_count() == held.scale.numel()
-    assert list(held.expected_breakdown())[:-1] == [name for name, _ in held.named_children()]
+    assert sum(answers.expected_breakdown(held).values()) == sum(p.numel() for p in held.parameters())
+    assert held.norm.weight is held.scale and answers.shared_count(held) == held.scale.numel()
+    assert list(answers.expected_breakdown(held))[:-1] == [name for name, _ in held.named_children()]
+
+
+def test_no_model_that_crosses_carries_its_answer():
+    """The zoo's models go to the submission's worker, where its code can call anything they offer: their
+    answers live in zoo_answers, which the worker never imports (a model with an ``expected_count()``
+    method handed a count_parameters that returns it 20/20)."""
+    from autograder.sandbox.zygote import ZYGOTE_MODULES
+
+    offered_by_torch = set(dir(torch.nn.Module))
+    for name in zoo.__all__:
+        own = set(dir(getattr(zoo, name))) - offered_by_torch
+        assert own <= {"EXTRA_FIELDS", "to_dict"}, f"zoo.{name} offers {sorted(own)}"
+    assert "autograder.graders.zoo_answers" not in ZYGOTE_MODULES
+    assert not any(
+        line.startswith(("import", "from")) and "zoo_answers" in line
+        for line in Path(zoo.__file__).read_text().splitlines()
+    )
 
 
 def _toy(*checks: tuple[str, int, str, str | None]) -> str:

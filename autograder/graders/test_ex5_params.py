@@ -14,6 +14,7 @@ import pytest
 from torch import nn
 
 from autograder.graders import zoo
+from autograder.graders import zoo_answers as answers
 from autograder.graders.params_support import (
     BERT_BASE,
     BERT_BASE_MLM,
@@ -86,7 +87,7 @@ def base_count(count_parameters, bert_models):
 def test_count_parameters_counts_shared_parameters_once(count_parameters, bert_models, base_count):
     tied = zoo.TiedLanguageModel(vocab_size=500, hidden_size=24)
     value, call = count(count_parameters, tied)
-    mismatch(call, value, tied.expected_count(), count_slip(value, tied))
+    mismatch(call, value, answers.expected_count(tied), count_slip(value, tied))
 
     model = bert_models["base"]
     value, call = outcome(base_count)
@@ -106,12 +107,12 @@ def test_count_parameters_ignores_buffers(count_parameters, bert_models, base_co
     buffered = zoo.BufferedEncoder(size=16, buffer_size=100_000)
     value, call = count(count_parameters, buffered)
     hint: str | Callable[[], str] = count_slip(value, buffered)
-    if value == buffered.expected_count() + 100_000:
+    if value == answers.expected_count(buffered) + 100_000:
         hint = (
             "That includes the model's persistent buffer (a 100,000-entry table that is not learned): "
             "state_dict() holds buffers too. Count model.parameters() only."
         )
-    mismatch(call, value, buffered.expected_count(), hint)
+    mismatch(call, value, answers.expected_count(buffered), hint)
     model = bert_models["base"]
     value, call = outcome(base_count)
     mismatch(call, value, BERT_BASE, count_slip(value, model))
@@ -120,16 +121,16 @@ def test_count_parameters_ignores_buffers(count_parameters, bert_models, base_co
 @pytest.mark.points(3)
 def test_count_parameters_trainable_only(count_parameters):
     frozen = zoo.PartlyFrozenClassifier(vocab_size=300, hidden_size=20, num_classes=7)
-    everything = frozen.expected_trainable() + frozen.expected_frozen()
+    everything = answers.expected_trainable(frozen) + answers.expected_frozen(frozen)
     value, call = count(count_parameters, frozen)
     mismatch(call, value, everything, count_slip(value, frozen))
 
     value, call = count(count_parameters, frozen, trainable_only=True)
-    mismatch(call, value, frozen.expected_trainable(), count_slip(value, frozen, trainable_only=True))
+    mismatch(call, value, answers.expected_trainable(frozen), count_slip(value, frozen, trainable_only=True))
 
     tied = zoo.TiedLanguageModel(vocab_size=500, hidden_size=24)
     value, call = count(count_parameters, tied, trainable_only=True)
-    mismatch(call, value, tied.expected_count(), count_slip(value, tied, trainable_only=True))
+    mismatch(call, value, answers.expected_count(tied), count_slip(value, tied, trainable_only=True))
 
     model = bert_base_with_frozen_embeddings()
     value, call = count(count_parameters, model, trainable_only=True)
@@ -159,7 +160,7 @@ def test_parameter_breakdown_has_a_key_per_top_level_child(parameter_breakdown, 
 def test_parameter_breakdown_counts_a_shared_parameter_once_under_its_first_holder(parameter_breakdown):
     model = zoo.SharedAcrossChildren(vocab_size=200, hidden_size=12)
     value, call = breakdown(parameter_breakdown, model)
-    expected = model.expected_breakdown()
+    expected = answers.expected_breakdown(model)
     if value.get("head") == expected["head"] + expected["embed"]:
         fail(
             f"Called {call} and got 'head': {value['head']:,}; expected {expected['head']:,}. head.weight is "
@@ -176,27 +177,27 @@ def test_parameter_breakdown_counts_a_shared_parameter_once_under_its_first_hold
             if id(parameter) not in seen:
                 seen.add(id(parameter))
                 expected[name] += parameter.numel()
-    check_breakdown(call, value, expected, tied.expected_count(), tied)
+    check_breakdown(call, value, expected, answers.expected_count(tied), tied)
 
 
 @pytest.mark.points(1)
 def test_parameter_breakdown_puts_direct_parameters_under_empty_key(parameter_breakdown):
     model = zoo.SharedAcrossChildren(vocab_size=50, hidden_size=6)
     value, call = breakdown(parameter_breakdown, model)
-    if value.get("") != model.expected_breakdown()[""]:
+    if value.get("") != answers.expected_breakdown(model)[""]:
         fail(
             f'Called {call} and got {value.get("", "no entry")!r} under the key ""; expected '
-            f"{model.expected_breakdown()['']:,}, the parameters the model holds itself "
+            f"{answers.expected_breakdown(model)['']:,}, the parameters the model holds itself "
             "(model.parameters(recurse=False)), not in any child."
         )
 
     model = zoo.HeldByModelAndChild(hidden_size=10)
     value, call = breakdown(parameter_breakdown, model)
-    expected = model.expected_breakdown()
-    if value.get("") == expected[""] + model.shared_count():
+    expected, shared = answers.expected_breakdown(model), answers.shared_count(model)
+    if value.get("") == expected[""] + shared:
         fail(
             f'Called {call} and got {value[""]:,} under the key ""; expected {expected[""]:,}. The model '
-            f"holds scale ({model.shared_count():,}) itself, and its child norm holds it too (norm.weight is "
+            f"holds scale ({shared:,}) itself, and its child norm holds it too (norm.weight is "
             'scale): a shared parameter goes under the first child that holds it, and "" keeps only the '
             "parameters no child holds. named_parameters() lists the model's own first, so splitting its "
             'names by prefix puts scale under "".'

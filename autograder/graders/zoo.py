@@ -2,9 +2,8 @@
 
 Every class here that is listed in ``__all__`` may cross to a worker (see
 :func:`autograder.wire.values._resolve_class`): it takes only plain-data keyword arguments and keeps them in
-``self.init_kwargs``, from which the other side rebuilds it before loading the state dict. Each class
-knows its own right answer (``expected_*``), written out by hand from its shapes, so a grader never
-relies on the code under test.
+``self.init_kwargs``, from which the other side rebuilds it before loading the state dict. Their right
+answers are in :mod:`autograder.graders.zoo_answers`, out of the submission's reach.
 """
 
 from __future__ import annotations
@@ -40,14 +39,6 @@ class TiedLanguageModel(nn.Module):
         self.decoder = nn.Linear(hidden_size, vocab_size)
         self.decoder.weight = self.embedding.weight
 
-    def expected_count(self) -> int:
-        v, h = self.init_kwargs["vocab_size"], self.init_kwargs["hidden_size"]
-        return v * h + (h * h + h) + v
-
-    def expected_double_count(self) -> int:
-        v, h = self.init_kwargs["vocab_size"], self.init_kwargs["hidden_size"]
-        return self.expected_count() + v * h
-
 
 class BufferedEncoder(nn.Module):
     """Two small layers next to a large buffer (a lookup table that is not learned) and a small one."""
@@ -59,13 +50,6 @@ class BufferedEncoder(nn.Module):
         self.second = nn.Linear(size, size, bias=False)
         self.register_buffer("table", torch.zeros(buffer_size))
         self.register_buffer("positions", torch.arange(size), persistent=False)
-
-    def expected_count(self) -> int:
-        size = self.init_kwargs["size"]
-        return (size * size + size) + size * size
-
-    def buffer_count(self) -> int:
-        return self.init_kwargs["buffer_size"] + self.init_kwargs["size"]
 
 
 class PartlyFrozenClassifier(nn.Module):
@@ -79,14 +63,6 @@ class PartlyFrozenClassifier(nn.Module):
         self.head = nn.Linear(hidden_size, num_classes)
         self.embedding.requires_grad_(False)
         self.backbone.requires_grad_(False)
-
-    def expected_trainable(self) -> int:
-        h, c = self.init_kwargs["hidden_size"], self.init_kwargs["num_classes"]
-        return h * c + c
-
-    def expected_frozen(self) -> int:
-        v, h = self.init_kwargs["vocab_size"], self.init_kwargs["hidden_size"]
-        return v * h + h * h + h
 
 
 class SharedAcrossChildren(nn.Module):
@@ -109,16 +85,6 @@ class SharedAcrossChildren(nn.Module):
         self.head.weight = self.embed.weight
         self.offset = nn.Parameter(torch.zeros(3))
 
-    def expected_breakdown(self) -> dict[str, int]:
-        v, h = self.init_kwargs["vocab_size"], self.init_kwargs["hidden_size"]
-        return {
-            "embed": v * h,
-            "blocks": (h * 2 * h + 2 * h) + (2 * h * h + h),
-            "activation": 0,
-            "head": v,
-            "": h + 3,
-        }
-
 
 class HeldByModelAndChild(nn.Module):
     """A parameter the model holds itself and a child holds too, next to one only the model holds.
@@ -136,13 +102,6 @@ class HeldByModelAndChild(nn.Module):
         self.norm.weight = self.scale
         self.proj = nn.Linear(hidden_size, hidden_size)
         self.offset = nn.Parameter(torch.zeros(3))
-
-    def shared_count(self) -> int:
-        return self.init_kwargs["hidden_size"]
-
-    def expected_breakdown(self) -> dict[str, int]:
-        h = self.init_kwargs["hidden_size"]
-        return {"norm": 2 * h, "proj": h * h + h, "": 3}
 
 
 class BertShape(nn.Module):

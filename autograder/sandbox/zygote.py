@@ -378,13 +378,14 @@ def _serve(requests: socket.socket, project: list[str]) -> None:
             os._exit(0)
         if not message:
             os._exit(0)  # every process that could ask has ended
+        zygote = os.getpid()
         pid = keeper.fork()
         if pid == 0:
             try:
                 requests.close()
                 request = json.loads(message)
                 if "zygote" in request:
-                    kernel.prctl(limits_module.PR_SET_PDEATHSIG, signal.SIGKILL)
+                    limits_module.die_with_parent(zygote)  # and now, if it ended since the fork
                     _become_forked_zygote(list(request["zygote"]), fds[0])
                 keeper.become_keeper(request, fds, project)
             finally:

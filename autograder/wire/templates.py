@@ -8,7 +8,10 @@ handed out; each later one is a copy of that template made by :func:`copy_model`
 module, parameter, buffer, config and container in it, sharing only immutable values, so that nothing
 done to one copy (a layer dropped in place, a config changed, a hook added) reaches the template or
 another copy. A template holding anything else (a hook, a tensor subclass, an object of another class)
-is not used: that class and config are built by their constructor every time.
+is not used: that class and config are built by their constructor every time. Code that reaches a
+template itself (through ``gc`` or the frames, in a worker) changes what later copies in that process
+start from: the submission's own inputs in that worker, which its code controls anyway; the graders
+rebuild every reply from templates of their own, never handed out.
 """
 
 from __future__ import annotations
