@@ -26,13 +26,10 @@ from autograder.manifest import GRADERS_DIR
 from autograder.results import ResultsFolder, SubmissionResult
 from autograder.results.model import CheckResult
 from autograder.sandbox import confine
-from autograder.sandbox.limits import Limits
+from autograder.sandbox.limits import DEFAULTS, Limits
 
 if TYPE_CHECKING:
     from autograder.grading.intake import Submission
-
-
-DEFAULTS = Limits()
 
 
 class DuplicateStudent(ValueError):

@@ -16,10 +16,7 @@ from autograder.manifest import GRADERS_DIR
 from autograder.results import ResultsFolder, SubmissionResult, summary_table
 from autograder.sandbox import confine
 from autograder.sandbox import limits as limits_module
-
-# What the grading options default to (autograder.grading.batch's defaults: that module imports torch,
-# which this one leaves to run()).
-DEFAULTS = limits_module.Limits()
+from autograder.sandbox.limits import DEFAULTS
 
 DEFAULT_OUT = "autograder-out"
 

@@ -74,6 +74,10 @@ class Limits:
         return int(10 * self.call_timeout) + 60
 
 
+DEFAULTS = Limits()
+"""The limits a grading run applies unless told otherwise (the grading command's defaults)."""
+
+
 def vm_size_bytes() -> int:
     """The current process's virtual memory size (``VmSize``), in bytes."""
     with open("/proc/self/status") as status:

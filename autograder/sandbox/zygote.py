@@ -366,6 +366,7 @@ def _serve_once_ready(requests: socket.socket, prepare: Callable[[], None]) -> N
 def _serve(requests: socket.socket, project: list[str]) -> None:
     from autograder.sandbox import keeper, worker_start
 
+    this_zygote = os.getpid()
     while True:
         _reap_keepers()
         if not select.select([requests], [], [], 1.0)[0]:
@@ -378,14 +379,13 @@ def _serve(requests: socket.socket, project: list[str]) -> None:
             os._exit(0)
         if not message:
             os._exit(0)  # every process that could ask has ended
-        zygote = os.getpid()
         pid = keeper.fork()
         if pid == 0:
             try:
                 requests.close()
                 request = json.loads(message)
                 if "zygote" in request:
-                    limits_module.die_with_parent(zygote)  # and now, if it ended since the fork
+                    limits_module.die_with_parent(this_zygote)  # and now, if it ended since the fork
                     _become_forked_zygote(list(request["zygote"]), fds[0])
                 keeper.become_keeper(request, fds, project)
             finally:

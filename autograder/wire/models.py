@@ -105,14 +105,12 @@ def _build_model(key: str, init: dict[str, Any], device: str) -> nn.Module:
 
     def construct() -> nn.Module:
         with random_init_skipped():
-            if device == "cpu":  # the default device: no torch.device context, which costs time per module
-                return cls(*args, **kwargs)
-            with torch.device(device):
-                return cls(*args, **kwargs)
+            return cls(*args, **kwargs)
 
     if device == "cpu":  # a copy of this process's template of the class and config (a constructor is slower)
         return TEMPLATES.build(cls, init, construct)
-    return construct()
+    with random_init_skipped(), torch.device(device):
+        return cls(*args, **kwargs)
 
 
 _INITIALISERS = ("uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "kaiming_uniform_")
