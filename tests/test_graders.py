@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import re
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -428,3 +429,24 @@ def test_transformers_config_stand_in_has_the_fields_of_transformers_config():
     real_fields = real.to_dict()
     for name, value in stand_in.to_dict().items():
         assert name in real_fields and real_fields[name] == value, name
+
+
+def test_a_bert_count_short_by_the_token_types_or_the_layer_norm_biases_is_named_as_such():
+    """An outsider's two slips: with type_vocab_size=2 the missing token-type rows (2H) cannot be told from
+    the embeddings' LayerNorm (2H), so both are named; elsewhere each has a sentence of its own."""
+    from solutions.ex5_params import bert_parameter_count
+    from solutions.support.diagnosis.core import diagnose
+    from solutions.support.diagnosis.params import formula_mistakes
+
+    def sentence(fields: dict, short_by: int) -> str:
+        config = types.SimpleNamespace(**fields, use_pooler=True)
+        right = bert_parameter_count(config)
+        return diagnose(right - short_by, formula_mistakes(config), expected=right)
+
+    base = {"vocab_size": 30522, "hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12,
+            "intermediate_size": 3072, "max_position_embeddings": 512, "type_vocab_size": 2}  # fmt: skip
+    both = sentence(base, 2 * 768)
+    assert "LayerNorm adds 2H" in both and "token-type embeddings" in both
+    three_types = {**base, "type_vocab_size": 3, "num_hidden_layers": 2}
+    assert sentence(three_types, 3 * 768).startswith("The token-type embeddings add")
+    assert sentence(base, 25 * 768).startswith("The LayerNorms' biases were left out")

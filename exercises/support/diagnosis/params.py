@@ -156,10 +156,28 @@ def formula_mistakes(config: Any) -> list[Candidate]:
             "Each layer is 4H short: its two LayerNorms (2H each), or the attention biases (query, key, "
             "value, output: 4H), were left out. One layer is 4H^2 + 2HI + 9H + I.",
         ),
-        Candidate(right - 2 * h, "The embeddings' LayerNorm adds 2H (a weight and a bias per feature)."),
+        Candidate(
+            right - 2 * h,
+            "The embeddings' LayerNorm adds 2H (a weight and a bias per feature)."
+            + (
+                " Or, type_vocab_size being 2 here, the token-type embeddings (T x H) were left out."
+                if types == 2
+                else ""
+            ),
+        ),
+        Candidate(
+            right - types * h if types not in (0, 2) else None,
+            f"The token-type embeddings add type_vocab_size x H ({types} x H here): the embeddings are "
+            "(V + P + T) H.",
+        ),
         Candidate(
             right + (2 - types) * h if types != 2 else None,
             f"type_vocab_size={types} gives {types} token-type embedding rows (0: none), not always 2.",
+        ),
+        Candidate(
+            right - (2 * layers + 1) * h,
+            "The LayerNorms' biases were left out: each LayerNorm has a weight and a bias of H features "
+            "(two in every layer, one in the embeddings).",
         ),
         Candidate(
             right - layers * (4 * h + i + h),
