@@ -223,3 +223,45 @@ def test_a_zygote_that_preloads_more_is_forked_from_the_clean_one_and_as_clean(g
     modules, functions, strings, frames, environment, proc, readable, searched = report["search"]
     assert searched > 10_000 and readable >= 2
     assert (modules, functions, strings, frames, environment, proc) == (0, 0, 0, 0, 0, 0)
+
+
+TEMPLATE_PROBE = r"""
+import sys
+
+import torch
+
+
+def softmax_with_temperature(logits, temperature=1.0, dim=-1):
+    kept = sys.modules["autograder.wire.models"].TEMPLATES._kept
+    marked = [template for (_, _, config), (_, template) in kept.items() if '"vocab_size": 4321' in config]
+    return torch.tensor([len(marked), sum(template is not None for template in marked)], dtype=torch.float64)
+"""
+
+
+def test_templates_the_zygote_is_asked_for_are_in_every_worker_it_forks_after(tmp_path):
+    """The engine has the zygote make templates of its shared inputs' models (configs only): a worker
+    forked afterwards starts with them (and rebuilds such a model as a copy of its own)."""
+    from autograder.sandbox import zygote
+
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    (probe / "ex1_softmax.py").write_text(TEMPLATE_PROBE)
+    assert _search_in_a_worker(probe) == [0, 0]
+    config = {
+        "vocab_size": 4321,
+        "hidden_size": 8,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 2,
+        "intermediate_size": 8,
+        "max_position_embeddings": 8,
+    }
+    zygote.current().keep_templates(
+        [
+            ("given.BertModel", config, "cpu"),
+            ("given.BertModel", config, "meta"),
+            ("hf.BertModel", config, "cpu"),
+            ("no.Such", {}, "cpu"),
+            ("given.BertModel", config, "cuda"),
+        ]
+    )
+    assert _search_in_a_worker(probe) == [2, 2]  # hf.*: transformers is not loaded in this zygote

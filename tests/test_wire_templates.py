@@ -120,3 +120,18 @@ def test_a_template_changed_after_it_was_kept_is_not_used_again():
     second = templates.build(given.BertModel, {"layers": 2}, lambda: given.BertModel(config))
     assert not second._forward_hooks and second is not template
     assert templates._kept[next(iter(templates._kept))][1] is None
+
+
+@pytest.mark.parametrize("key", sorted(CLASSES))
+def test_a_copy_on_meta_is_the_model_its_constructor_builds_there(key):
+    cls, config_class = CLASSES[key]
+    init = _init_data(cls(config_class(num_hidden_layers=3, **SMALL)), key)
+    TEMPLATES.clear()
+    built = _build_model(key, dict(init), "meta")  # the constructor's, on meta
+    copied = _build_model(key, dict(init), "meta")  # a copy of the template
+    with torch.device("meta"):
+        constructed = cls(config_class(**init))
+    assert _shape(copied) == _shape(built) == _shape(constructed)
+    assert {t.device.type for t in [*copied.parameters(), *copied.buffers()]} == {"meta"}
+    assert not {id(p) for p in copied.parameters()} & {id(p) for p in built.parameters()}
+    assert sum(p.numel() for p in copied.parameters()) == sum(p.numel() for p in constructed.parameters())

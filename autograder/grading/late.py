@@ -26,6 +26,7 @@ from autograder.grading.plan import Plan, warm_shared_inputs
 from autograder.grading.processes import Child, Lines, Part, kill, run_children, send_line, spawn
 from autograder.sandbox import limits as limits_module
 from autograder.sandbox.limits import Limits
+from autograder.wire.encoding import shared_model_specs
 
 
 def start_child(
@@ -68,7 +69,7 @@ def _late_pass(
                 importlib.import_module(name)
             warm_shared_inputs()  # now the inputs that need these modules
             gc.freeze()
-            zygote.current()
+            zygote.current().keep_templates(shared_model_specs())
             limit_own_memory()
         except BaseException as exc:  # noqa: BLE001
             problem = f"{', '.join(modules)} could not be loaded ({type(exc).__name__}: {exc})"

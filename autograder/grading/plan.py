@@ -80,8 +80,10 @@ def prepare(graders_dir: Path = GRADERS_DIR) -> Plan:
     # walking it in every child.
     gc.freeze()
     from autograder.sandbox import zygote
+    from autograder.wire.encoding import shared_model_specs
 
-    zygote.current()  # ready before any grading child shares it
+    # Ready before any grading child shares it, with templates of the models its workers rebuild most.
+    zygote.current().keep_templates(shared_model_specs())
     return plan
 
 

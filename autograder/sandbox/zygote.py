@@ -55,6 +55,8 @@ ZYGOTE_MODULES = (
     "autograder.sandbox.connection",
 )
 READY = b"ready"
+TEMPLATES = "templates"
+MESSAGE_BYTES = 65536  # the longest request a zygote reads
 READY_SECONDS = 600.0
 KEEPER_SECONDS = 120.0
 # The only variables a zygote (and so a worker) has: nothing of the engine's environment but where
@@ -223,6 +225,18 @@ class Zygote:
             raise ZygoteFailed("the sandbox's zygote process did not start a keeper")
         return control, int.from_bytes(answer, "big")
 
+    def keep_templates(self, specs: list[tuple[str, dict, str]]) -> None:
+        """Have the zygote make templates of these models (``(key, config, device)``, see
+        :func:`autograder.wire.models.keep_templates`) before it forks another keeper: every worker
+        then rebuilds such a model as a copy, faster than by its constructor. Configs only (the
+        graders' shared inputs' classes and sizes, which their messages carry anyway), no weights. Not
+        waited for; a zygote that is gone is noticed by the next keeper's request."""
+        for spec in specs:
+            with contextlib.suppress(OSError, TypeError, ValueError):
+                message = json.dumps({TEMPLATES: [list(spec)]}).encode()
+                if len(message) <= MESSAGE_BYTES:
+                    self.socket.sendall(message)
+
     def stop(self) -> None:
         with contextlib.suppress(OSError):
             self.socket.close()
@@ -372,13 +386,18 @@ def _serve(requests: socket.socket, project: list[str]) -> None:
         if not select.select([requests], [], [], 1.0)[0]:
             continue
         try:
-            message, fds, _, _ = socket.recv_fds(requests, 65536, 2)
+            message, fds, _, _ = socket.recv_fds(requests, MESSAGE_BYTES, 2)
         except InterruptedError:
             continue
         except OSError:
             os._exit(0)
         if not message:
             os._exit(0)  # every process that could ask has ended
+        if message.startswith(b'{"' + TEMPLATES.encode() + b'"'):
+            for received in fds:
+                os.close(received)
+            _keep_templates(message)
+            continue
         pid = keeper.fork()
         if pid == 0:
             try:
@@ -393,6 +412,17 @@ def _serve(requests: socket.socket, project: list[str]) -> None:
         for received in fds:
             os.close(received)
         del message, fds
+
+
+def _keep_templates(message: bytes) -> None:
+    """Make the templates a :meth:`Zygote.keep_templates` message asks for, in the zygote itself (so
+    that every keeper forked from now on has them), and keep the collector off them as off the imports."""
+    from autograder.wire import models
+
+    with contextlib.suppress(Exception):
+        specs = json.loads(message)[TEMPLATES]
+        models.keep_templates((str(key), dict(init), str(device)) for key, init, device in specs)
+    gc.freeze()
 
 
 def _reap_keepers() -> None:

@@ -4,6 +4,7 @@ memory (:func:`encode_arguments`)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -84,6 +85,28 @@ def share(obj: Any) -> Any:
         tree = encode(obj)
         PREPARED.put(obj, tree, [(tensor, _tensor_bytes(tensor)) for tensor in _tree_tensors(tree)])
     return obj
+
+
+def shared_model_specs() -> list[tuple[str, dict[str, Any], str]]:
+    """The ``(key, config, device)`` of every model among the shared inputs (see :func:`share`), each
+    once: the models a worker rebuilds again and again (see
+    :func:`autograder.wire.models.keep_templates`)."""
+    found: dict[str, tuple[str, dict[str, Any], str]] = {}
+
+    def walk(tree: Any) -> None:
+        if type(tree) is dict:
+            if tree.get(_TAG) == "model":
+                spec = (tree["key"], tree["init"], tree["device"])
+                found.setdefault(json.dumps(spec, sort_keys=True), spec)
+            for value in tree.values():
+                walk(value)
+        elif type(tree) is list:
+            for value in tree:
+                walk(value)
+
+    for _, _, tree in PREPARED.entries.values():
+        walk(tree)
+    return list(found.values())
 
 
 def forget_prepared() -> None:

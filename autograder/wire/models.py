@@ -12,7 +12,7 @@ import copy
 import dataclasses
 import importlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,6 +91,16 @@ def _init_data(module: nn.Module, key: str) -> dict[str, Any]:
 
 
 def _build_model(key: str, init: dict[str, Any], device: str) -> nn.Module:
+    cls, construct = _constructor(key, init, device)
+    # A copy of this process's template of the class, config and device (a constructor is slower).
+    return TEMPLATES.build(cls, init, construct, device)
+
+
+def _constructor(
+    key: str, init: dict[str, Any], device: str
+) -> tuple[type[nn.Module], Callable[[], nn.Module]]:
+    """The class of ``key`` and a function building a model of it with config ``init`` on ``device``
+    (no random fill)."""
     cls = _resolve_class(key)
     family = key.partition(".")[0]
     if family == "given":
@@ -104,13 +114,26 @@ def _build_model(key: str, init: dict[str, Any], device: str) -> nn.Module:
         args, kwargs = (), dict(init)
 
     def construct() -> nn.Module:
-        with random_init_skipped():
+        with random_init_skipped(), torch.device(device) if device != "cpu" else contextlib.nullcontext():
             return cls(*args, **kwargs)
 
-    if device == "cpu":  # a copy of this process's template of the class and config (a constructor is slower)
-        return TEMPLATES.build(cls, init, construct)
-    with random_init_skipped(), torch.device(device):
-        return cls(*args, **kwargs)
+    return cls, construct
+
+
+def keep_templates(specs: Iterable[tuple[str, dict[str, Any], str]]) -> int:
+    """Make this process's templates (:mod:`autograder.wire.templates`) of these ``(key, config,
+    device)`` now, so that the processes forked from here rebuild such models as copies from their first
+    one on. A key whose classes are not loaded here (``hf.*`` without transformers: not imported for
+    this) or whose model cannot be built is skipped (a template is only a shortcut: such a model is
+    built as before). Returns how many templates there are of ``specs``."""
+    kept = 0
+    for key, init, device in specs:
+        if (key.startswith("hf.") and "transformers" not in sys.modules) or device not in ("cpu", "meta"):
+            continue
+        with contextlib.suppress(Exception):
+            cls, construct = _constructor(key, dict(init), device)
+            kept += TEMPLATES.keep(cls, dict(init), construct, device)
+    return kept
 
 
 _INITIALISERS = ("uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "kaiming_uniform_")

@@ -12,6 +12,11 @@ is not used: that class and config are built by their constructor every time. Co
 template itself (through ``gc`` or the frames, in a worker) changes what later copies in that process
 start from: the submission's own inputs in that worker, which its code controls anyway; the graders
 rebuild every reply from templates of their own, never handed out.
+
+Templates are kept per class, config and device (the CPU, or meta: shapes only). A worker is a fresh
+process, so the zygote it is forked from makes the templates of the graders' shared inputs' models
+before it forks any (:meth:`autograder.sandbox.zygote.Zygote.keep_templates`, configs only): a worker
+copies even the first such model it is sent.
 """
 
 from __future__ import annotations
@@ -118,14 +123,19 @@ class Templates:
     """This process's templates, by class and config; at most ``_MAX_TEMPLATES`` (the oldest go)."""
 
     def __init__(self) -> None:
-        self._kept: OrderedDict[tuple[int, str], tuple[type, nn.Module | None]] = OrderedDict()
+        self._kept: OrderedDict[tuple[int, str, str], tuple[type, nn.Module | None]] = OrderedDict()
 
     def build(
-        self, cls: type[nn.Module], init: dict[str, Any], construct: Callable[[], nn.Module]
+        self,
+        cls: type[nn.Module],
+        init: dict[str, Any],
+        construct: Callable[[], nn.Module],
+        device: str = "cpu",
     ) -> nn.Module:
-        """A new model of ``cls`` and config ``init``: a copy of the template (made by ``construct``
-        the first time), or ``construct()`` when the template cannot be copied."""
-        key = (id(cls), json.dumps(init, sort_keys=True, default=repr))
+        """A new model of ``cls`` and config ``init`` on ``device`` (the CPU or meta): a copy of the
+        template (made by ``construct`` the first time), or ``construct()`` when the template cannot be
+        copied."""
+        key = _key(cls, init, device)
         kept = self._kept.get(key)
         if kept is not None and kept[0] is cls:
             if kept[1] is None:
@@ -144,13 +154,39 @@ class Templates:
         self._keep(key, cls, template)
         return model
 
-    def _keep(self, key: tuple[int, str], cls: type, template: nn.Module | None) -> None:
+    def keep(
+        self,
+        cls: type[nn.Module],
+        init: dict[str, Any],
+        construct: Callable[[], nn.Module],
+        device: str = "cpu",
+    ) -> bool:
+        """Make the template of ``cls``, ``init`` and ``device`` now (by ``construct``) unless there is
+        one; whether one is kept (False: it cannot be copied)."""
+        key = _key(cls, init, device)
+        kept = self._kept.get(key)
+        if kept is None or kept[0] is not cls:
+            template = construct()
+            try:
+                copy_model(template)
+            except NotCopyable:
+                self._keep(key, cls, None)
+                return False
+            self._keep(key, cls, template)
+            return True
+        return kept[1] is not None
+
+    def _keep(self, key: tuple[int, str, str], cls: type, template: nn.Module | None) -> None:
         self._kept[key] = (cls, template)
         while len(self._kept) > _MAX_TEMPLATES:
             self._kept.popitem(last=False)
 
     def clear(self) -> None:
         self._kept.clear()
+
+
+def _key(cls: type, init: dict[str, Any], device: str) -> tuple[int, str, str]:
+    return (id(cls), device, json.dumps(init, sort_keys=True, default=repr))
 
 
 TEMPLATES = Templates()
