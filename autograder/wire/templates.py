@@ -166,14 +166,8 @@ class Templates:
         key = _key(cls, init, device)
         kept = self._kept.get(key)
         if kept is None or kept[0] is not cls:
-            template = construct()
-            try:
-                copy_model(template)
-            except NotCopyable:
-                self._keep(key, cls, None)
-                return False
-            self._keep(key, cls, template)
-            return True
+            self.build(cls, init, construct, device)  # keeps the template (or notes that it cannot)
+            kept = self._kept[key]
         return kept[1] is not None
 
     def _keep(self, key: tuple[int, str, str], cls: type, template: nn.Module | None) -> None:
