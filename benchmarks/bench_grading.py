@@ -6,10 +6,15 @@ demo mistakes). Prints seconds per submission for each and the ratio, and splits
 its fixed start-up (importing torch and transformers, collecting the graders, building their shared
 inputs: paid once per run) and the cost of each further submission.
 
-    python benchmarks/bench_grading.py [-n 20] [--jobs 2] [--naive N] [--baseline REV]
+    python benchmarks/bench_grading.py [-n 20] [--jobs 2] [--naive N] [--rounds 3] [--baseline REV]
+
+The speed of these shared machines drifts, by up to twice, within minutes. So the run is interleaved:
+``--rounds`` times, the engine grades the whole class, then the naive way grades its share of the
+submissions; the engine's figure is the median of its rounds, and the ratio compares figures taken under
+the same drift. A fixed pure-Python loop is timed before and after, to say how fast the machine ran.
 
 ``--baseline REV`` also grades the class with the engine of another revision of this repository (``git
-archive REV``), in the same run, so that a change is measured under the same load as what it changes.
+archive REV``), in each round, so that a change is measured under the same load as what it changes.
 
 Goal (issue 11): <= 0.7 s per submission amortized with --jobs 2, and >= 10x the naive throughput.
 """
@@ -21,6 +26,7 @@ import json
 import math
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -76,14 +82,6 @@ def checkout(revision: str, destination: Path) -> Path:
     return destination
 
 
-def report(name: str, seconds: float, startup: float, count: int) -> float:
-    each = seconds / count
-    further = (seconds - startup) / count
-    print(f"{name}: {seconds:.1f} s for {count} = {each:.2f} s per submission "
-          f"(start-up {startup:.1f} s, then {further:.2f} s each)")  # fmt: skip
-    return each
-
-
 def run_naive(folders: list[Path]) -> float:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     start = time.perf_counter()
@@ -100,41 +98,79 @@ def run_naive(folders: list[Path]) -> float:
     return time.perf_counter() - start
 
 
+def machine_loop() -> float:
+    """Seconds for a fixed pure-Python loop: how fast this machine runs the interpreter right now."""
+    start = time.perf_counter()
+    total = 0
+    for number in range(5_000_000):
+        total += number
+    return time.perf_counter() - start
+
+
+def shares(items: list[Path], parts: int) -> list[list[Path]]:
+    """``items`` cut into ``parts`` runs of nearly equal length, in order."""
+    size, extra = divmod(len(items), parts)
+    cuts = [index * size + min(index, extra) for index in range(parts + 1)]
+    return [items[cuts[index] : cuts[index + 1]] for index in range(parts)]
+
+
+def report(name: str, runs: list[float], startup: float, count: int) -> float:
+    """Print an engine's figure (the median of its runs, split into start-up and each submission);
+    returns the median."""
+    median = statistics.median(runs)
+    spread = ", ".join(f"{seconds:.1f}" for seconds in runs)
+    print(f"{name}: {median:.1f} s for {count} = {median / count:.2f} s per submission "
+          f"(start-up {startup:.1f} s, then {(median - startup) / count:.2f} s each; "
+          f"median of {len(runs)} runs: {spread} s)")  # fmt: skip
+    return median
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=20, help="submissions to generate (default 20)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--naive", type=int, default=None, help="grade only this many the naive way")
+    parser.add_argument("--rounds", type=int, default=3, help="engine runs, each before a share of the naive")
     parser.add_argument("--baseline", metavar="REV", help="also time the engine of this git revision")
     args = parser.parse_args(argv)
+    if args.rounds < 1 or args.n < 1:
+        parser.error("-n and --rounds must be at least 1")
+    loop_before = machine_loop()
     root = Path(tempfile.mkdtemp(prefix="bench-grading-"))
+    engine_runs: list[float] = []
+    baseline_runs: list[float] = []
+    naive_seconds = 0.0
     try:
         folders = generate_class(root / "class", args.n)
+        naive_folders = folders[: args.naive] if args.naive else folders
         if args.baseline:
             baseline = checkout(args.baseline, root / "baseline")
             baseline_startup = run_startup(root, args.jobs, baseline)
-            baseline_seconds = run_engine(folders, root / "baseline-out", args.jobs, baseline)
         startup = run_startup(root, args.jobs)
-        engine_seconds = run_engine(folders, root / "out", args.jobs)
-        naive_folders = folders[: args.naive] if args.naive else folders
-        naive_seconds = run_naive(naive_folders)
+        for round_number, share in enumerate(shares(naive_folders, args.rounds)):
+            if args.baseline:
+                out = root / f"baseline-out-{round_number}"
+                baseline_runs.append(run_engine(folders, out, args.jobs, baseline))
+            engine_runs.append(run_engine(folders, root / f"out-{round_number}", args.jobs))
+            naive_seconds += run_naive(share)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+    loop_after = machine_loop()
+    engine_seconds = report(f"engine --jobs {args.jobs}", engine_runs, startup, len(folders))
     engine_each = engine_seconds / len(folders)
     naive_each = naive_seconds / len(naive_folders)
-    print(f"engine --jobs {args.jobs}: {engine_seconds:.1f} s for {len(folders)} "
-          f"= {engine_each:.2f} s per submission")  # fmt: skip
     print(f"naive (one pytest process each, serial): {naive_seconds:.1f} s for {len(naive_folders)} "
           f"= {naive_each:.2f} s per submission")  # fmt: skip
     print(f"speed-up: {naive_each / engine_each:.1f}x")
     if args.baseline:
         name = f"baseline {args.baseline} engine --jobs {args.jobs}"
-        report(name, baseline_seconds, baseline_startup, len(folders))
+        report(name, baseline_runs, baseline_startup, len(folders))
     further = (engine_seconds - startup) / len(folders)
-    print(f"engine start-up, paid once per run: {startup:.1f} s; each submission after it: {further:.2f} s")
     if further < 1:
         enough = math.ceil(startup / (1 - further))
-        print(f"amortized at most 1 s per submission from {enough} submissions on")
+        print(f"engine: amortized at most 1 s per submission from {enough} submissions on")
+    print(f"machine: a fixed Python loop took {loop_before:.2f} s before and {loop_after:.2f} s after "
+          "(the lower, the faster the machine ran)")  # fmt: skip
     return 0
 
 
