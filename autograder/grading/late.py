@@ -62,7 +62,7 @@ def _late_pass(
         limits_module.become_subreaper()
         silence_output()
         try:
-            from autograder.sandbox import zygote
+            from autograder.sandbox import huge_pages, zygote
 
             zygote.start(tuple(modules))  # the late pass's workers have these modules too
             for name in modules:
@@ -70,6 +70,7 @@ def _late_pass(
             warm_shared_inputs()  # now the inputs that need these modules
             gc.freeze()
             zygote.current().keep_templates(shared_model_specs())
+            huge_pages.collapse_private_memory()  # a grading child per submission is forked from here
             limit_own_memory()
         except BaseException as exc:  # noqa: BLE001
             problem = f"{', '.join(modules)} could not be loaded ({type(exc).__name__}: {exc})"

@@ -79,11 +79,12 @@ def prepare(graders_dir: Path = GRADERS_DIR) -> Plan:
     # Everything imported so far is shared by the forked children: keep the garbage collector from
     # walking it in every child.
     gc.freeze()
-    from autograder.sandbox import zygote
+    from autograder.sandbox import huge_pages, zygote
     from autograder.wire.encoding import shared_model_specs
 
     # Ready before any grading child shares it, with templates of the models its workers rebuild most.
     zygote.current().keep_templates(shared_model_specs())
+    huge_pages.collapse_private_memory()  # a grading child per submission is forked from here
     return plan
 
 

@@ -41,7 +41,7 @@ import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from autograder.sandbox import kernel, landlock, seccomp, warm_up
+from autograder.sandbox import huge_pages, kernel, landlock, seccomp, warm_up
 from autograder.sandbox import limits as limits_module
 from autograder.sandbox.cgroups import BUDGET
 from autograder.sandbox.limits import Limits
@@ -369,6 +369,7 @@ def _serve_once_ready(requests: socket.socket, prepare: Callable[[], None]) -> N
         # A worker lives for seconds and builds many small objects (models): cycles are collected less
         # often than by default (every 700 allocations), as in the grading process.
         gc.set_threshold(50_000, 50, 100)
+        huge_pages.collapse_private_memory()  # every keeper and worker is forked from here: cheaper forks
     except BaseException as exc:  # noqa: BLE001
         with contextlib.suppress(OSError):
             requests.send(f"{type(exc).__name__}: {exc}"[:4000].encode())
@@ -423,6 +424,7 @@ def _keep_templates(message: bytes) -> None:
         specs = json.loads(message)[TEMPLATES]
         models.keep_templates((str(key), dict(init), str(device)) for key, init, device in specs)
     gc.freeze()
+    huge_pages.collapse_private_memory()
 
 
 def _reap_keepers() -> None:
