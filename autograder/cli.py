@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
 from typing import NoReturn
@@ -76,6 +77,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Parses ``argv`` (default ``sys.argv[1:]``), runs the chosen verb and returns its exit status."""
+    for stream in (sys.stdout, sys.stderr):  # a name that is not UTF-8 is printed escaped, never fatal
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
     given = sys.argv[1:] if argv is None else argv
     verb = given[0] if given and given[0] in VERBS else None
     args = build_parser(only=verb or "").parse_args(argv)

@@ -186,3 +186,19 @@ def test_an_instructor_reads_the_class_report_in_a_browser(tmp_path):
     finally:
         driver.quit()
     assert screenshot.stat().st_size > 10_000
+
+
+def test_the_terminal_gets_what_a_submission_wrote_escaped():
+    """A student id or message with an escape sequence, a carriage return or a lone surrogate is
+    printed written out, so it can neither rewrite the instructor's terminal nor crash the print."""
+    import io
+
+    from autograder.grading.progress import Progress
+    from autograder.results.model import terminal_safe
+
+    assert terminal_safe("a\x1b[2K\rb\n\tc\udcff\x7f") == "a\\x1b[2K\\x0db\n\tc\\udcff\\x7f"
+    assert terminal_safe("Müller_1234 ✓") == "Müller_1234 ✓"
+    stream = io.StringIO()
+    Progress(1, stream).advance("graded", SubmissionResult("eve\x1b[2K\rgraded mallory", []))
+    assert stream.getvalue() == "graded eve\\x1b[2K\\x0dgraded mallory: 0/100 (1/1)\n"
+    stream.getvalue().encode("utf-8")

@@ -13,12 +13,14 @@ scores above its honest content, every neighbour keeps all its marks, nothing re
 from __future__ import annotations
 
 import csv
+import ctypes
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import zlib
 from pathlib import Path
 
 import pytest
@@ -144,6 +146,28 @@ try:
 except OSError:
     pass
 """
+# System V shared memory, a semaphore set, a message queue and a POSIX message queue, none removed: they
+# would outlive the batch (and be a channel to a classmate) in the machine's IPC namespace.
+LEAVES_IPC_OBJECTS = """
+import ctypes, os
+
+WORKED = False
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.shmget(ctypes.c_int({ipc_key}), ctypes.c_size_t(1 << 20), 0o1666)
+_libc.semget(ctypes.c_int({ipc_key}), 1, 0o1666)
+_libc.msgget(ctypes.c_int({ipc_key}), 0o1666)
+_libc.mq_open(b"/{marker}", os.O_CREAT | os.O_RDWR, 0o666, None)
+"""
+# Raises (when the graders' call tests WORKED) with a lone surrogate, which no UTF-8 writer takes, and an
+# escape sequence that clears the instructor's terminal line and writes a forged one over it.
+WRITES_TO_THE_TERMINAL = """
+class _Raises:
+    def __bool__(self):
+        raise ValueError("bad \\udcff text \\x1b[2K\\rgraded mallory: 100/100")
+
+
+WORKED = _Raises()
+"""
 # name -> (the file replaced, its text), and the numbered line of issue 11 it answers.
 ATTACKS: dict[str, tuple[str, str]] = {
     "sends_udp_and_unix": ("ex1_softmax.py", UDP_AND_UNIX),  # 3
@@ -152,6 +176,9 @@ ATTACKS: dict[str, tuple[str, str]] = {
     "starts_daemons": ("ex1_softmax.py", STARTS_DAEMONS),  # 5
     # 9, and what held before: signals, ptrace and /proc/PID/mem against everyone else.
     "reads_proc_and_signals_everyone": ("ex1_softmax.py", READS_PROC_AND_SIGNALS_EVERYONE),
+    # Found by a red team after the issue: objects that outlive their maker; text that breaks writers.
+    "leaves_ipc_objects": ("ex1_softmax.py", LEAVES_IPC_OBJECTS),
+    "writes_to_the_terminal": ("ex1_softmax.py", WRITES_TO_THE_TERMINAL),
 }
 # 7: the late pass (the transformers check) hangs for this one; 8: this one is killed at its limit.
 SOLUTION_EX3 = (SOLUTIONS_DIR / "ex3_layers.py").read_text()
@@ -222,6 +249,23 @@ def _processes_with(marker: str) -> list[int]:
     return found
 
 
+def _ipc_left(key: int, marker: str) -> list[str]:
+    """The System V IPC objects with ``key`` and the POSIX message queue named ``marker`` that exist in
+    this process's (the machine's) IPC namespace."""
+    left = []
+    for kind in ("shm", "sem", "msg"):
+        with open(f"/proc/sysvipc/{kind}") as table:
+            keys = [line.split()[0] for line in table.read().splitlines()[1:] if line.split()]
+        left += [kind for found in keys if int(found) == key]
+    libc = ctypes.CDLL(None, use_errno=True)
+    queue = libc.mq_open(f"/{marker}".encode(), os.O_RDONLY)
+    if queue >= 0:
+        left.append("mqueue")
+        libc.mq_close(queue)
+        libc.mq_unlink(f"/{marker}".encode())
+    return left
+
+
 def _grade_class(user: str, root: Path) -> dict:
     """Write the class and grade it in one batch as ``user``; what the tests below look at."""
     marker = f"agmark{os.getpid() % 100000}{user}"
@@ -229,7 +273,8 @@ def _grade_class(user: str, root: Path) -> dict:
     try:
         ports = dict(zip(("tcp", "udp"), (int(p) for p in listeners.ports), strict=False))
         values = {**ports, "unix": listeners.unix_path, "abstract": listeners.abstract_name}
-        values.update(marker=marker, memory_mb=MEMORY_MB)
+        ipc_key = zlib.crc32(marker.encode()) & 0x7FFFFFFF
+        values.update(marker=marker, memory_mb=MEMORY_MB, ipc_key=ipc_key)
         paths = []
         for name, (filename, text) in ATTACKS.items():
             paths.append(_write(root / "class" / name, {filename: text.format(**values) + ZEROS}))
@@ -259,6 +304,8 @@ def _grade_class(user: str, root: Path) -> dict:
     return {
         "exit_code": done.returncode,
         "stderr": done.stderr,
+        "stdout": done.stdout,
+        "ipc_left": _ipc_left(ipc_key, marker),
         "rows": rows,
         "results": results,
         "received": received,
@@ -322,3 +369,15 @@ def test_no_process_of_the_batch_survives_it(graded):
 
 def test_no_staged_file_stays(graded):
     assert graded["left_in_temp"] == []
+
+
+def test_no_ipc_object_outlives_the_batch(graded):
+    assert graded["ipc_left"] == []
+
+
+def test_what_a_submission_wrote_reaches_the_terminal_escaped(graded):
+    """Its lone surrogate crashed no writer (every row is there, see above) and came out as U+FFFD; no
+    escape sequence reached the terminal."""
+    assert "\x1b" not in graded["stdout"] and "\x1b" not in graded["stderr"]
+    outputs = [test["output"] for test in graded["results"]["writes_to_the_terminal"]["tests"]]
+    assert any("bad \ufffd\ufffd\ufffd text" in output for output in outputs), outputs[:3]

@@ -491,3 +491,42 @@ def test_a_model_too_big_for_the_shared_memory_comes_back_as_the_worker_reports_
     assert type(after) is protocol.SentModel and after.config["num_hidden_layers"] == 2
     assert after.state.keys() == teacher.state_dict().keys()
     assert all(torch.equal(after.state[k], v) for k, v in teacher.state_dict().items())
+
+
+def test_a_model_whose_state_does_not_fit_its_config_fails_the_call_not_the_graders():
+    """A reply model with a parameter its class does not have: the call fails with a message naming it
+    (``ModelMismatch``, a :class:`SubmissionError`), never a ``RuntimeError`` that reads as a grader bug."""
+    teacher = _teacher(2)
+    forged = protocol.encode(teacher)
+    forged["state"]["zz_extra"] = next(iter(forged["state"].values()))
+    reply = {"ok": True, "value": forged}
+    with pytest.raises(protocol.ModelMismatch, match="zz_extra") as raised:
+        _decode_reply(
+            protocol.loads(protocol.dumps(reply)), allow=protocol.ModelAllowance.of_arguments([teacher])
+        )
+    assert isinstance(raised.value, protocol.SubmissionError)
+    assert "Unexpected key" in raised.value.detail or "unexpected keys" in raised.value.detail
+
+
+def test_a_model_inside_an_argument_after_the_call_is_never_built(monkeypatch):
+    """An argument's state after the call holds tensors only: a model put there (a million layers on
+    meta) is refused as data, without building it, whenever the graders read the arguments."""
+    monster = protocol.encode(_teacher(1, "meta"))
+    monster["init"]["num_hidden_layers"] = 1_000_000
+    reported = {protocol._TAG: "model_after", "init": {"hidden_size": 8}, "state": {"weight": monster}}
+    tree = protocol.loads(
+        protocol.dumps({"args": [reported], "kwargs": {protocol._TAG: "dict", "items": {}}})
+    )
+    observed = ([{"key": "given.BertModel", "state": {}}], {})
+    result = protocol.CallResult(value=None, arguments_tree=tree, observed=observed)
+    monkeypatch.setattr(decoding, "_build_model", lambda *a: pytest.fail("a model was built"))
+    with pytest.raises(protocol.UnsafeResult, match="not tensors"):
+        result.args  # noqa: B018  (reading them decodes them)
+
+
+def test_a_lone_surrogate_in_a_message_is_read_as_a_replacement_character():
+    """JSON may carry ``"\\udcff"``, which no UTF-8 file or terminal takes: read as U+FFFD, so that a
+    message a submission raised can be written anywhere; a proper pair stays the character it is."""
+    tree = protocol.loads(protocol.dumps({"message": "bad \udcff end", "k\U0001f600": ["ok \ud800"]}))
+    assert tree == {"message": "bad \ufffd\ufffd\ufffd end", "k\U0001f600": ["ok \ufffd\ufffd\ufffd"]}
+    "".join([tree["message"], *tree["k\U0001f600"]]).encode("utf-8")  # raises if one were left

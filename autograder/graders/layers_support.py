@@ -93,9 +93,9 @@ def halve(halve_layers, model: nn.Module, *args, arguments: bool = False, **kwar
     call = halve_call(model, *args, **kwargs)
     try:
         result = halve_layers.call(model, *args, arguments=arguments, **kwargs)
-    except RuntimeError as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        missing = re.findall(r'"([\w.]+)"', str(exc).partition("Unexpected key(s)")[0])
+    except protocol.ModelMismatch as exc:
+        first_line = exc.detail.strip().splitlines()[0] if exc.detail.strip() else type(exc).__name__
+        missing = re.findall(r'"([\w.]+)"', exc.detail.partition("Unexpected key(s)")[0])
         pooler = [key for key in missing if "pooler" in key]
         if pooler:
             fail(

@@ -182,7 +182,7 @@ def expect_value_error(
         if raised.is_a("ValueError"):
             return None
         return f"Called {call} and it raised {raised.type_name}; expected a ValueError ({why})."
-    except RuntimeError:
+    except values.ModelMismatch:
         return (
             f"Called {call} and it returned a broken model instead of raising; expected a ValueError ({why})."
         )

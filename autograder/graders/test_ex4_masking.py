@@ -204,6 +204,7 @@ def test_masker_selects_positions_independently(masker_class):
 
 
 @pytest.mark.points(1)
+@pytest.mark.requires("test_masker_selection_rate_matches_mlm_probability")
 def test_masker_can_draw_every_eligible_id(masker_class):
     vocab, mask_id, specials = 8, 3, [0, 1, 2]
     ids = torch.randint(4, vocab, (50, 8), generator=torch.Generator().manual_seed(27))
@@ -371,6 +372,7 @@ def test_masker_leaves_its_input_unchanged(masker_class):
 
 
 @pytest.mark.points(1)
+@pytest.mark.requires("test_masker_selection_rate_matches_mlm_probability")
 def test_masker_works_on_any_shape(masker_class):
     masker = make(masker_class, mlm_probability=0.5)
     for shape in ((300,), (4, 6, 50)):

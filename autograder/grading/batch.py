@@ -24,7 +24,7 @@ from autograder.grading.progress import Progress
 from autograder.grading.staging import BadSubmission, student_id
 from autograder.manifest import GRADERS_DIR
 from autograder.results import ResultsFolder, SubmissionResult
-from autograder.results.model import CheckResult
+from autograder.results.model import CheckResult, terminal_safe
 from autograder.sandbox import confine
 from autograder.sandbox.limits import DEFAULTS, Limits
 
@@ -152,7 +152,8 @@ def make_limits(timeout: float, memory_mb: int, submission_timeout: float) -> Li
 
 def report_grader_errors(student: str, problems: list[str], stream: TextIO) -> None:
     for problem in problems:
-        print(f"\n!!! GRADER ERROR while grading {student}: {problem}\n", file=stream, flush=True)
+        text = terminal_safe(f"!!! GRADER ERROR while grading {student}: {problem}")
+        print(f"\n{text}\n", file=stream, flush=True)
 
 
 def grade_one(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from autograder.manifest import GRADERS_DIR
 from autograder.results import ResultsFolder, SubmissionResult, summary_table
+from autograder.results.model import terminal_safe
 from autograder.sandbox import confine
 from autograder.sandbox import limits as limits_module
 from autograder.sandbox.limits import DEFAULTS
@@ -124,16 +125,16 @@ def _run_intake(args: argparse.Namespace, paths: list[Path], unpacked: Path) -> 
     gathered = intake.gather(paths, unpacked, roster=roster)
     problems = gathered.problems
     for problem in problems:
-        print(f"error: {problem} (not graded)", file=sys.stderr)
+        print(terminal_safe(f"error: {problem} (not graded)"), file=sys.stderr)
     for warning in gathered.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        print(terminal_safe(f"warning: {warning}"), file=sys.stderr)
     sources = [found for found in gathered.submissions if found.source is not None]
     noted = [found for found in gathered.submissions if found.source is None]
     try:
         students(gathered.submissions)
         prepare(GRADERS_DIR)
     except (DuplicateStudent, BadSubmission) as exc:
-        print(f"error: {exc}; nothing was graded", file=sys.stderr)
+        print(terminal_safe(f"error: {exc}; nothing was graded"), file=sys.stderr)
         return 2
     except GraderBug as exc:
         print(f"GRADER ERROR: {exc}\nnothing was graded", file=sys.stderr)
@@ -143,7 +144,7 @@ def _run_intake(args: argparse.Namespace, paths: list[Path], unpacked: Path) -> 
     noted_results = [SubmissionResult(found.student, [], note=found.note) for found in noted]
     for found, result in zip(noted, noted_results, strict=True):
         folder.add(result, rebuild=False)
-        print(found.describe(), file=sys.stderr)
+        print(terminal_safe(found.describe()), file=sys.stderr)
     limits_module.become_subreaper()
     results = grade_submissions(
         sources,
@@ -158,7 +159,7 @@ def _run_intake(args: argparse.Namespace, paths: list[Path], unpacked: Path) -> 
         folder=folder,
     )
     results += noted_results
-    print(summary_table(results))
+    print(terminal_safe(summary_table(results)))
     print(
         f"\nWrote {Path(args.out) / 'grades.csv'}, {Path(args.out) / 'report.html'} and "
         f"{Path(args.out) / 'results'}/<student>.json"

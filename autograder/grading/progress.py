@@ -8,7 +8,7 @@ from typing import TextIO
 
 from autograder.manifest import MAX_TOTAL
 from autograder.results import SubmissionResult
-from autograder.results.model import number
+from autograder.results.model import number, terminal_safe
 
 BAR_WIDTH = 30
 LINE_WIDTH = 160
@@ -28,6 +28,7 @@ class Progress:
         text = f"{verb} {result.student}: {number(result.total)}/{MAX_TOTAL} ({self.count}/{self.total})"
         if result.error:
             text += f" [{result.error.splitlines()[0][:100]}]"
+        text = terminal_safe(text)
         if self.bar:
             filled = int(BAR_WIDTH * self.count / max(self.total, 1))
             line = f"\r[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {text}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -102,6 +103,17 @@ class SubmissionResult:
         if not any(check.passed for check in checks) and any(NOT_STARTED_MARK in c.message for c in checks):
             return NOT_STARTED
         return FAILING
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` as a terminal should show it, for text a submission had a hand in (its file names, its
+    messages): control characters, which could move the cursor or rewrite a line, written out as
+    ``\\x1b``, and a lone surrogate (no encoder takes it) as ``\\udcff``; newlines and tabs kept."""
+    text = _CONTROL.sub(lambda found: f"\\x{ord(found[0]):02x}", text)
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def number(value: float) -> int | float:

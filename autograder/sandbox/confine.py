@@ -61,12 +61,14 @@ def describe_features(found: dict[str, object]) -> str:
     else:
         parts.append("NO Landlock (workers may read every file this user can)")
     parts.append(
-        "seccomp: no sockets, no processes (threads only)"
+        "seccomp: no sockets, no IPC objects, no processes (threads only)"
         if found["seccomp_no_sockets_no_processes"]
         else "NO seccomp (UDP and Unix sockets allowed, processes counted per worker only)"
     )
     if found["namespaces"]:
-        parts.append("namespaces per submission: user, pid, net, mount (own /proc, processes counted apart)")
+        parts.append(
+            "namespaces per submission: user, pid, net, ipc, mount (own /proc, processes counted apart)"
+        )
     else:
         parts.append("NO namespaces (processes counted per user; daemons killed by process group only)")
     parts.append("workers as nobody" if found["runs_as_nobody"] else "workers keep your user id")

@@ -1,8 +1,8 @@
 """A submission's keeper and the init of its namespaces, in the processes the zygote forks.
 
 The keeper drops to ``nobody`` (as root), joins the submission's cgroups and, where the kernel allows it
-(:func:`autograder.sandbox.namespaces.namespaces_available`), makes new user, PID, network and mount
-namespaces; its child is the init of that PID namespace (it mounts the namespace's own ``/proc`` and
+(:func:`autograder.sandbox.namespaces.namespaces_available`), makes new user, PID, network, IPC and
+mount namespaces; its child is the init of that PID namespace (it mounts the namespace's own ``/proc`` and
 reaps orphans), and the init forks the workers proper (:mod:`autograder.sandbox.worker_start`), which
 confine themselves and run the submission. Killing the keeper kills the init (parent-death signal), and
 when a PID namespace's init ends the kernel kills every process in it: no daemon of the submission

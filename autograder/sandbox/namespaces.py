@@ -1,8 +1,10 @@
-"""Namespaces and capabilities: a submission's own user, PID, network and mount namespaces.
+"""Namespaces and capabilities: a submission's own user, PID, network, IPC and mount namespaces.
 
 A user namespace of its own (so the kernel counts its processes apart from every other worker's), a
 network namespace with no interface up, a PID namespace (its init is the worker's keeper: when the
-keeper ends, every process in it ends) and a mount namespace with a ``/proc`` of its own (no other
+keeper ends, every process in it ends), an IPC namespace (System V shared memory, semaphores and
+message queues, and POSIX message queues: none is shared with a classmate, and all of them go when the
+submission's last process ends) and a mount namespace with a ``/proc`` of its own (no other
 process, the engine's included, is visible); the capabilities a new user namespace grants are given up
 (:func:`drop_capabilities`).
 """
@@ -16,6 +18,7 @@ import os
 from autograder.sandbox.kernel import libc, prctl
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
@@ -25,12 +28,12 @@ NOBODY = 65534
 
 
 def enter_namespaces() -> bool:
-    """Move the calling process into new user, PID, network and mount namespaces, keeping its user and
+    """Move the calling process into new user, PID, network, IPC and mount namespaces, keeping its user and
     group ids (mapped one to one). Its next child is the PID namespace's init. Returns False, changing
     nothing, when the kernel refuses (user namespaces turned off)."""
     uid, gid = os.getuid(), os.getgid()
     c_library = libc()
-    if c_library.unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWNS) != 0:
+    if c_library.unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWNS) != 0:
         return False
     # A process whose uid changed (root become nobody) is not dumpable, so its /proc files belong to
     # root: dumpable for as long as it takes to write its own id maps.

@@ -1,8 +1,10 @@
-"""seccomp (through libseccomp): a worker makes no socket and no process.
+"""seccomp (through libseccomp): a worker makes no socket, no process and no IPC object.
 
 No socket of any family is created (``socket``, ``socketpair``, ``io_uring``), none inherited is used
 (``connect``, ``bind``, ...), and no process is made (threads are), so the worker's own limits are the
-limits of all it runs.
+limits of all it runs. No System V shared memory, semaphore set or message queue and no POSIX message
+queue is made or used: the kernel keeps those after their maker ends, where a classmate's worker could
+find them (without an IPC namespace of the submission's own) and nothing would remove them.
 """
 
 from __future__ import annotations
@@ -29,6 +31,31 @@ SOCKET_SYSCALLS = (
     "recvmmsg",
     "io_uring_setup",
 )
+# System V IPC and POSIX message queues: objects that outlive the process that made them.
+IPC_SYSCALLS = (
+    "shmget",
+    "shmat",
+    "shmctl",
+    "semget",
+    "semop",
+    "semtimedop",
+    "semctl",
+    "msgget",
+    "msgsnd",
+    "msgrcv",
+    "msgctl",
+    "mq_open",
+    "mq_unlink",
+    "mq_timedsend",
+    "mq_timedreceive",
+    "mq_notify",
+    "mq_getsetattr",
+    "ipc",
+    # and the kernel's key store, which keeps keys after their maker ends too
+    "add_key",
+    "request_key",
+    "keyctl",
+)
 
 
 @functools.cache
@@ -50,7 +77,7 @@ _CLONE_THREAD = 0x00010000
 
 def load_filter(*, processes: bool = True) -> bool:
     """Install the worker's seccomp filter in the calling process (inherited by its threads and any
-    child): every socket system call fails with ``EPERM``, for every address family, and with
+    child): every socket and IPC system call fails with ``EPERM``, for every address family, and with
     ``processes`` False no new process can be made (``fork``, ``vfork``, ``clone`` without
     ``CLONE_THREAD``; ``clone3``, whose flags a filter cannot read, fails with ``ENOSYS`` so that the C
     library falls back to ``clone`` for threads): threads only, all inside the worker's own limits.
@@ -74,7 +101,7 @@ def _filter(processes: bool) -> Any:
         return None
     rules = pyseccomp.SyscallFilter(defaction=pyseccomp.ALLOW)
     refused = pyseccomp.ERRNO(errno.EPERM)
-    for name in SOCKET_SYSCALLS:
+    for name in SOCKET_SYSCALLS + IPC_SYSCALLS:
         with contextlib.suppress(RuntimeError, ValueError, OSError):  # a call this architecture lacks
             rules.add_rule(refused, name)
     if not processes:

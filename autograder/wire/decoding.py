@@ -16,6 +16,7 @@ from autograder.wire.arena import Arena
 from autograder.wire.encoding import _TAG, MAX_INNER_CONFIGS
 from autograder.wire.errors import (
     CallTimedOut,
+    ModelMismatch,
     ProtocolError,
     SubmissionError,
 )
@@ -49,12 +50,13 @@ def decode(
     Raises:
         ProtocolError: for a tree :func:`encode` cannot have made, or a model ``allow`` refuses.
         CallTimedOut: the deadline passed while the reply was being decoded.
-        RuntimeError: a model whose state does not fit its config (from ``load_state_dict``).
+        ModelMismatch: a model whose state does not fit its class and config (``load_state_dict``'s
+            error is its ``detail``).
     """
     decoder = _Decoder(resolve_handle, models_as_sent, allow, deadline, arena)
     try:
         return decoder.value(tree, 0)
-    except (ProtocolError, SubmissionError, RuntimeError):
+    except (ProtocolError, SubmissionError):
         raise
     except _MALFORMED as exc:
         raise ProtocolError(f"a malformed value in a message ({type(exc).__name__}: {exc})") from None
@@ -143,9 +145,16 @@ class _Decoder:
         inner_layers = self.inner_layers(tree, key, device)
         if self.deadline is not None and time.monotonic() >= self.deadline:
             raise CallTimedOut("its reply could not be read within the call's time limit (a model too big?)")
-        module = _build_model(key, dict(init), device)
-        if device != "meta":
-            _load_state(module, key, state)
+        try:
+            module = _build_model(key, dict(init), device)
+            if device != "meta":
+                _load_state(module, key, state)
+        except RuntimeError as exc:  # from torch: a state that does not fit the class and config
+            detail = str(exc)
+            summary = " ".join(detail.split())[:300]
+            raise ModelMismatch(
+                f"a model whose state does not fit its own config ({summary})", detail=detail
+            ) from None
         frozen_names = {str(name) for name in frozen}
         for name, p in module.named_parameters():
             p.requires_grad_(name not in frozen_names)

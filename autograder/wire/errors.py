@@ -66,6 +66,15 @@ class UnsafeResult(SubmissionError):
         self.type_name = type_name
 
 
+class ModelMismatch(UnsafeResult):
+    """A model came back whose state does not fit its class and config (``detail``: why, as
+    ``load_state_dict`` says it)."""
+
+    def __init__(self, message: str, *, detail: str = "", **kw):
+        super().__init__(message, **kw)
+        self.detail = detail
+
+
 class CallTimedOut(SubmissionError):
     kind = "timeout"
 

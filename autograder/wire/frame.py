@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import select
 import struct
 import time
@@ -208,15 +209,38 @@ def loads(payload: bytes | bytearray | memoryview) -> Any:
         raise ProtocolError("a message whose head is longer than the message")
     if head_length > MAX_HEAD_BYTES:
         raise ProtocolError(f"a message head of {head_length} bytes, more than the limit of {MAX_HEAD_BYTES}")
+    raw = bytes(payload[_HEADER.size : _HEADER.size + head_length])
     try:
-        head = json.loads(bytes(payload[_HEADER.size : _HEADER.size + head_length]).decode("utf-8"))
+        head = json.loads(raw.decode("utf-8"))
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise ProtocolError(f"a message head that is not JSON ({type(exc).__name__})") from None
+    if _SURROGATE_ESCAPE.search(raw):
+        head = _without_lone_surrogates(head, 0)
     reader = _Reader(memoryview(payload)[_HEADER.size + head_length :])
     tree = reader.rebuild(head, 0)
     if reader.cursor != len(reader.body):
         raise ProtocolError(f"{len(reader.body) - reader.cursor} bytes after the message's last tensor")
     return tree
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
+
+
+def _without_lone_surrogates(node: Any, depth: int) -> Any:
+    """``node`` with each lone surrogate in its strings (JSON can write ``"\\udcff"``, which no file,
+    terminal or UTF-8 encoder takes) replaced by U+FFFD; pairs were joined by the JSON reader."""
+    if depth > MAX_DEPTH:
+        raise ProtocolError(f"a message nested more than {MAX_DEPTH} deep")
+    if type(node) is str:
+        return node.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    if type(node) is list:
+        return [_without_lone_surrogates(item, depth + 1) for item in node]
+    if type(node) is dict:
+        return {
+            _without_lone_surrogates(k, depth + 1): _without_lone_surrogates(v, depth + 1)
+            for k, v in node.items()
+        }
+    return node
 
 
 class _Reader:

@@ -53,6 +53,7 @@ from autograder.wire.errors import (
     CallTimedOut,
     ImportFailed,
     MissingName,
+    ModelMismatch,
     NotStarted,
     ProtocolError,
     SubmissionError,
@@ -87,6 +88,7 @@ __all__ = [
     "CallTimedOut",
     "ImportFailed",
     "MissingName",
+    "ModelMismatch",
     "NotStarted",
     "ProtocolError",
     "SubmissionError",
@@ -219,7 +221,7 @@ def _after(observed: Any, reported: Any) -> Any:
                     )
                 values[name] = observed["state"][name]
             else:
-                tensor = decode(value)
+                tensor = decode(value, models_as_sent=True)  # a model here is data, never built
                 if type(tensor) is not torch.Tensor:
                     raise ProtocolError("a model state that is not tensors by name")
                 values[name] = tensor
