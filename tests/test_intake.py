@@ -351,3 +351,253 @@ def test_an_output_folder_that_cannot_be_made_is_one_line_naming_it(tmp_path, ca
     err = capsys.readouterr().err
     assert status == 2
     assert err.startswith(f"error: {blocker}: ") and err.count("\n") == 1 and "Traceback" not in err
+
+
+# --------------------------------------------------------------------------------------------------
+# Hostile hand-ins: zips that cannot be read, Moodle names that spoof an id, names that collide
+
+
+def _patch_headers(data: bytes, patch) -> bytes:
+    """``data`` (a zip) with ``patch(buffer, offset, central)`` applied to every local header and every
+    central directory entry (``central`` says which)."""
+    buffer = bytearray(data)
+    for signature, central in ((b"PK\x03\x04", False), (b"PK\x01\x02", True)):
+        offset = buffer.find(signature)
+        while offset != -1:
+            patch(buffer, offset, central)
+            offset = buffer.find(signature, offset + 4)
+    return bytes(buffer)
+
+
+def _set_flag(buffer: bytearray, offset: int, central: bool, bit: int) -> None:
+    at = offset + (8 if central else 6)
+    buffer[at : at + 2] = (int.from_bytes(buffer[at : at + 2], "little") | bit).to_bytes(2, "little")
+
+
+def encrypted_zip(files: dict[str, bytes]) -> bytes:
+    """A zip whose members say they are encrypted (flag bit 0x1), as a password-protected zip does."""
+    return _patch_headers(zip_bytes(files), lambda b, o, c: _set_flag(b, o, c, 0x1))
+
+
+def bad_crc_zip(files: dict[str, bytes]) -> bytes:
+    """A stored zip whose members' data no longer match their CRC-32."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        for relative, data in files.items():
+            archive.writestr(relative, data)
+    return buffer.getvalue().replace(b"# ", b"#!")
+
+
+def unknown_compression_zip(files: dict[str, bytes]) -> bytes:
+    """A zip whose members name a compression method Python does not have (99)."""
+
+    def patch(buffer: bytearray, offset: int, central: bool) -> None:
+        at = offset + (10 if central else 8)
+        buffer[at : at + 2] = (99).to_bytes(2, "little")
+
+    return _patch_headers(zip_bytes(files), patch)
+
+
+def bad_name_zip(files: dict[str, bytes]) -> bytes:
+    """A zip with a member named in bytes that are not UTF-8 although its UTF-8 flag (0x800) is set."""
+    data = zip_bytes({**files, "XXXXX.py": b"# x\n"}).replace(b"XXXXX.py", b"\xff\xfe\xfdXX.py")
+    return _patch_headers(data, lambda b, o, c: _set_flag(b, o, c, 0x800))
+
+
+@pytest.mark.parametrize(
+    ("make", "why"),
+    [
+        (encrypted_zip, "encrypted"),
+        (bad_crc_zip, "damaged (Bad CRC-32"),
+        (unknown_compression_zip, "compressed with a method that cannot be read here"),
+    ],
+    ids=["encrypted", "bad-crc", "unknown-compression"],
+)
+def test_a_zip_whose_files_cannot_be_read_gets_a_note_and_the_others_are_still_found(tmp_path, make, why):
+    given = tmp_path / "given"
+    paths = [
+        write_folder(given / "alice", exercise_files("alice")),
+        given / "mallory.zip",
+        write_zip(given / "bob.zip", exercise_files("bob")),
+        write_folder(given / "carol", {"exercises.zip": make(exercise_files("carol"))}),
+    ]
+    paths[1].write_bytes(make(exercise_files("mallory")))
+    gathered = intake.gather(paths, tmp_path / "work")
+    found = by_student(gathered)
+    assert list(found) == ["alice", "mallory", "bob", "carol"]
+    assert found_files(found["alice"]) == exercise_files("alice")
+    assert found_files(found["bob"]) == exercise_files("bob")
+    for student in ("mallory", "carol"):
+        assert found[student].note == "could not be read" and found[student].source is None
+        line = found[student].describe()
+        assert line.startswith(f"{student}: could not be read (") and why in line and "\n" not in line
+    assert f"in {paths[1]}: {why}" in found["mallory"].describe()
+    assert f"{paths[3]}: ex1_softmax.py in exercises.zip: {why}" in found["carol"].describe()
+    assert gathered.problems == [] and not (tmp_path / "work" / "mallory").exists()
+
+
+def test_an_encrypted_hand_in_inside_a_canvas_download_gets_a_note_and_the_class_is_found(tmp_path):
+    files = {f"doejane_1234_{5000 + i}_{n}": d for i, (n, d) in enumerate(exercise_files("jane").items())}
+    files["evilmal_666_7001_handin.zip"] = encrypted_zip(exercise_files("mal"))
+    files["roejohn_5678_6001_exercises.zip"] = zip_bytes(exercise_files("john"))
+    gathered = intake.gather([write_zip(tmp_path / "download.zip", files)], tmp_path / "work")
+    found = by_student(gathered)
+    assert found_files(found["doejane_1234"]) == exercise_files("jane")
+    assert found_files(found["roejohn_5678"]) == exercise_files("john")
+    assert found["evilmal_666"].note == "could not be read"
+    assert found["evilmal_666"].describe() == (
+        f"evilmal_666: could not be read ({tmp_path / 'download.zip'}: evilmal's files (Canvas user 666): "
+        "ex1_softmax.py in handin.zip: encrypted)"
+    )
+
+
+def test_a_zip_with_a_file_name_that_is_not_utf8_gets_a_note_and_the_others_are_still_found(tmp_path):
+    honest = write_folder(tmp_path / "alice", exercise_files("alice"))
+    bad = tmp_path / "mallory.zip"
+    bad.write_bytes(bad_name_zip(exercise_files("mallory")))
+    canvas = write_zip(
+        tmp_path / "download.zip",
+        {
+            "doejane_1234_5000_ex1_softmax.py": b"# jane\n",
+            "evilmal_666_7001_handin.zip": bad_name_zip(exercise_files("mal")),
+        },
+    )
+    gathered = intake.gather([honest, bad, canvas], tmp_path / "work")
+    found = by_student(gathered)
+    assert found_files(found["alice"]) == exercise_files("alice")
+    assert found_files(found["doejane_1234"]) == {"ex1_softmax.py": b"# jane\n"}
+    assert found["mallory"].describe() == (
+        f"mallory: could not be read ({bad}: a file name in it is not valid UTF-8)"
+    )
+    assert found["evilmal_666"].note == "could not be read"
+    assert "handin.zip: a file name in it is not valid UTF-8" in found["evilmal_666"].describe()
+    with pytest.raises(intake.IntakeError, match="a file name in it is not valid UTF-8") as info:
+        intake.lms_layout(bad)
+    assert str(bad) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_moodle_name_that_holds_a_classmates_id_is_graded_as_its_own_student(tmp_path):
+    spoof = "Alice Smith_456_assignsubmission_file_X"
+    files = {
+        **{f"Alice Smith_456_assignsubmission_file/{n}": d for n, d in exercise_files("alice").items()},
+        **{f"{spoof}_789_assignsubmission_file/{n}": d for n, d in exercise_files("mallory").items()},
+        **{f"Bob Jones_123_assignsubmission_file_/{n}": d for n, d in exercise_files("bob").items()},
+    }
+    download = write_zip(tmp_path / "moodle.zip", files)
+    gathered = intake.gather([download], tmp_path / "work")
+    found = by_student(gathered)
+    assert sorted(found) == [
+        "alice-smith-456-assignsubmission-file-x_789",
+        "alice-smith_456",
+        "bob-jones_123",
+    ]
+    assert found_files(found["alice-smith_456"]) == exercise_files("alice")
+    assert found_files(found["alice-smith-456-assignsubmission-file-x_789"]) == exercise_files("mallory")
+
+    roster = tmp_path / "roster.csv"
+    roster.write_text(
+        "Identifier,Full name,ID number\nParticipant 456,Alice Smith,alice01\n"
+        "Participant 789,Mallory Evil,mal03\nParticipant 123,Bob Jones,bob02\n"
+    )
+    gathered = intake.gather([download], tmp_path / "work2", roster=intake.read_roster(roster))
+    found = by_student(gathered)
+    assert sorted(found) == ["alice01", "bob02", "mal03"] and gathered.warnings == []
+    assert found_files(found["alice01"]) == exercise_files("alice")
+    assert found_files(found["mal03"]) == exercise_files("mallory")
+
+
+def test_a_moodle_file_name_that_holds_a_classmates_id_stays_with_its_uploader(tmp_path):
+    files = {f"Alice Smith_456_assignsubmission_file_{n}": d for n, d in exercise_files("alice").items()}
+    files["Mallory Evil_789_assignsubmission_file_x_456_assignsubmission_file_ex1_softmax.py"] = b"# mal\n"
+    gathered = intake.gather([write_folder(tmp_path / "download", files)], tmp_path / "work")
+    found = by_student(gathered)
+    assert found_files(found["alice-smith_456"]) == exercise_files("alice")
+    assert found["mallory-evil_789"].note == "no exercise files"
+
+
+def test_two_moodle_folders_with_one_id_are_two_submissions_with_the_same_student_id(tmp_path):
+    from autograder.grading.batch import DuplicateStudent, students
+
+    files = {
+        **{f"Alice Smith_456_assignsubmission_file/{n}": d for n, d in exercise_files("alice").items()},
+        **{f"Mallory_456_assignsubmission_file/{n}": d for n, d in exercise_files("mallory").items()},
+    }
+    gathered = intake.gather([write_folder(tmp_path / "download", files)], tmp_path / "work")
+    assert [s.student for s in gathered.submissions] == ["alice-smith_456", "alice-smith_456"]
+    with pytest.raises(DuplicateStudent, match="Mallory_456_assignsubmission_file"):
+        students(gathered.submissions)
+
+
+def canvas_same_names() -> dict[str, bytes]:
+    files: dict[str, bytes] = {}
+    for user, tag, name in [
+        (1001, "alice", "smithalice"),
+        (1002, "mallory", "smithalice"),
+        (1003, "bob", "jonesbob"),
+    ]:
+        files.update({f"{name}_{user}_{user + 4000}_{n}": d for n, d in exercise_files(tag).items()})
+    return files
+
+
+def test_two_canvas_students_whose_names_match_one_roster_entry_get_a_note_and_the_class_is_found(tmp_path):
+    from autograder.grading.batch import students
+
+    roster = tmp_path / "roster.csv"
+    roster.write_text('student_id,name\nalice01,"Smith, Alice"\nbob02,"Jones, Bob"\nmal03,"Evil, Mallory"\n')
+    download = write_folder(tmp_path / "download", canvas_same_names())
+    gathered = intake.gather([download], tmp_path / "work", roster=intake.read_roster(roster))
+    found = by_student(gathered)
+    assert sorted(found) == ["bob02", "mal03", "smithalice_1001", "smithalice_1002"]
+    assert found_files(found["bob02"]) == exercise_files("bob")
+    assert found["mal03"].note == "not submitted"
+    for student, other in [("smithalice_1001", 1002), ("smithalice_1002", 1001)]:
+        assert found[student].note == "ambiguous name" and found[student].source is None
+        assert found[student].describe() == (
+            f"{student}: ambiguous name ({download}: smithalice's files (Canvas user {student[-4:]}) matches "
+            f"alice01 on the roster {roster} by name, as does Canvas user {other}: add the Canvas user id "
+            "column (canvas_id, or ID) to the roster)"
+        )
+    assert gathered.problems == [] and gathered.warnings == []
+    students(gathered.submissions)  # no two with one id: the class is graded
+
+
+def test_a_name_never_takes_a_roster_entry_that_an_id_matched_and_a_name_two_entries_share_matches_neither(
+    tmp_path,
+):
+    roster = tmp_path / "roster.csv"
+    roster.write_text(
+        'student_id,canvas_id,name\nalice01,1001,"Smith, Alice"\nbob02,,"Jones, Bob"\nbob03,,"Jones, Bob"\n'
+    )
+    download = write_folder(tmp_path / "download", canvas_same_names())
+    gathered = intake.gather([download], tmp_path / "work", roster=intake.read_roster(roster))
+    found = by_student(gathered)
+    assert sorted(found) == ["alice01", "jonesbob_1003", "smithalice_1002"]
+    assert found_files(found["alice01"]) == exercise_files("alice")
+    assert found_files(found["smithalice_1002"]) == exercise_files("mallory")
+    assert found["jonesbob_1003"].note == "ambiguous name"
+    assert "matches bob02, bob03 on the roster" in found["jonesbob_1003"].describe()
+    mallory, alice = (f"{download}: smithalice's files (Canvas user {user})" for user in (1002, 1001))
+    warning = f"{mallory}: its name matches alice01 on the roster {roster}, but alice01 is {alice}"
+    assert gathered.warnings == [f"{warning} (graded under smithalice_1002)"]
+
+
+def test_grading_a_class_with_unreadable_zips_grades_everyone_else_with_one_line_each(tmp_path, capsys):
+    solution = {f.name: f.read_bytes() for f in SOLUTIONS_DIR.glob("ex*_*.py") if f.name in FILES}
+    honest = write_folder(tmp_path / "honest", solution)
+    (tmp_path / "locked.zip").write_bytes(encrypted_zip(solution))
+    (tmp_path / "badname.zip").write_bytes(bad_name_zip(solution))
+    out = tmp_path / "out"
+    status = main(
+        ["grade", str(honest), str(tmp_path / "locked.zip"), str(tmp_path / "badname.zip"), "--out", str(out)]
+    )
+    captured = capsys.readouterr()
+    assert status == 1
+    rows = {row["student"]: row for row in csv.DictReader(io.StringIO((out / "grades.csv").read_text()))}
+    assert {s: (r["total"], r["note"]) for s, r in rows.items()} == {
+        "honest": ("100", ""),
+        "locked": ("0", "could not be read"),
+        "badname": ("0", "could not be read"),
+    }
+    assert captured.err.count("locked: could not be read (") == 1
+    assert captured.err.count("badname: could not be read (") == 1
+    assert "Traceback" not in captured.err + captured.out

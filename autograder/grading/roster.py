@@ -28,17 +28,29 @@ class Roster:
     students: list[str] = field(default_factory=list)
     by_canvas_id: dict[str, str] = field(default_factory=dict)
     by_moodle_id: dict[str, str] = field(default_factory=dict)
-    by_name: dict[str, str] = field(default_factory=dict)
+    by_name: dict[str, list[str]] = field(default_factory=dict)
     rows: dict[str, dict[str, str]] = field(default_factory=dict)
 
-    def find(self, *, canvas_id: str = "", moodle_id: str = "", name: str = "") -> str | None:
-        """The student id for an LMS id or, failing that, a name; None when the roster has neither."""
+    def match(self, *, canvas_id: str = "", moodle_id: str = "", name: str = "") -> tuple[list[str], str]:
+        """The student ids for an LMS id or, failing that, a name, and what matched them.
+
+        ``([student], "canvas id")`` or ``([student], "moodle id")`` for an LMS id on the roster; else
+        ``(students, "name")`` for the roster entries with that name (more than one when the roster has
+        the name twice); else ``([], "")``. A name is the weaker evidence: the caller decides what to do
+        when two submissions match one entry by name (see :mod:`autograder.grading.intake`).
+        """
         if canvas_id and canvas_id in self.by_canvas_id:
-            return self.by_canvas_id[canvas_id]
+            return [self.by_canvas_id[canvas_id]], "canvas id"
         if moodle_id and moodle_id in self.by_moodle_id:
-            return self.by_moodle_id[moodle_id]
+            return [self.by_moodle_id[moodle_id]], "moodle id"
         key = _name_key(name)
-        return self.by_name.get(key) if key else None
+        students = list(self.by_name.get(key, [])) if key else []
+        return (students, "name") if students else ([], "")
+
+    def find(self, *, canvas_id: str = "", moodle_id: str = "", name: str = "") -> str | None:
+        """The student id for an LMS id or, failing that, a name that one roster entry has; else None."""
+        students, _ = self.match(canvas_id=canvas_id, moodle_id=moodle_id, name=name)
+        return students[0] if len(students) == 1 else None
 
 
 ID_COLUMNS = ("student_id", "student id", "sis login id", "sis user id", "id number", "username", "student")
@@ -111,8 +123,10 @@ def read_roster(path: Path | str) -> Roster:
             names += [f"{given} {family}", f"{family}, {given}", f"{family} {given}"]
         for name in names:
             if _name_key(name):
-                roster.by_name.setdefault(_name_key(name), student)
-                roster.by_name.setdefault(_canvas_name(name), student)
+                for key in (_name_key(name), _canvas_name(name)):
+                    entries = roster.by_name.setdefault(key, [])
+                    if student not in entries:
+                        entries.append(student)
     return roster
 
 
