@@ -212,6 +212,26 @@ def test_collect_finds_the_notebook_in_hand_ins_nested_folders_and_canvas_downlo
     }
 
 
+def test_collect_skips_a_notebook_it_cannot_read_and_collects_the_others(tmp_path, capsys):
+    """An encrypted notebook in a download of notebooks named by student, or an encrypted hand-in zip,
+    is named in one line on stderr and not collected; every other student's notebook is."""
+    from test_intake import encrypted_zip
+
+    download = tmp_path / "download.zip"
+    download.write_bytes(encrypted_zip({"eve_walkthrough.ipynb": b"eve"}))
+    with zipfile.ZipFile(tmp_path / "download.zip", "a") as archive:
+        archive.writestr("erin_walkthrough.ipynb", b"erin")
+    locked = tmp_path / "mal.zip"
+    locked.write_bytes(encrypted_zip({"walkthrough.ipynb": b"mal"}))
+    handin = notebook_zip(tmp_path / "alice.zip", {"walkthrough.ipynb": b"alice"})
+    found = find_notebooks([download, locked, handin], tmp_path / "work")
+    err = capsys.readouterr().err
+    assert found == {"erin": b"erin", "alice": b"alice"}, found
+    lines = err.splitlines()
+    assert len(lines) == 2 and all("encrypted" in line for line in lines) and "Traceback" not in err, err
+    assert all(line.startswith("warning: ") and line.endswith("(not collected)") for line in lines), err
+
+
 @pytest.mark.parametrize("bad", ["damaged.zip", "notes.txt", "missing.zip"])
 def test_collect_of_a_bad_path_is_one_readable_line(tmp_path, capsys, bad):
     if bad != "missing.zip":

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import re
 import shutil
+import sys
 import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
 from autograder.grading import intake
+from autograder.results.model import terminal_safe
 
 from .course_dir import submitted_students
 from .nbgrader_cli import run_nbgrader
@@ -45,10 +47,18 @@ def _notebooks_by_lms_name(container: intake._Container) -> dict[str, bytes]:
         parts = PurePosixPath(relative).parts
         if student in NESTING_FOLDERS and len(parts) >= 3:
             student = parts[-3]  # <student>/exercises/walkthrough.ipynb
-        if student in NESTING_FOLDERS:
+        if student in NESTING_FOLDERS or student in found:
             continue
-        found.setdefault(student, container.files[relative]())
+        try:
+            found[student] = container.files[relative]()
+        except intake.Unreadable as exc:  # encrypted, damaged: that student only
+            _skipped(str(exc))
     return found
+
+
+def _skipped(problem: str) -> None:
+    """Say on stderr, in one line, that a hand-in was not collected (the others are)."""
+    print(terminal_safe(f"warning: {problem} (not collected)"), file=sys.stderr)
 
 
 def _own_notebook(container: intake._Container) -> bool:
@@ -111,6 +121,8 @@ def find_notebooks(paths: list[Path], workdir: Path, roster: intake.Roster | Non
         for submission in gathered.submissions:
             if submission.source is not None:
                 notebooks[submission.student] = (submission.source / NOTEBOOK_FILENAME).read_bytes()
+            elif submission.note == intake.UNREADABLE:
+                _skipped(submission.describe())
     return notebooks
 
 
