@@ -202,3 +202,25 @@ def test_the_terminal_gets_what_a_submission_wrote_escaped():
     Progress(1, stream).advance("graded", SubmissionResult("eve\x1b[2K\rgraded mallory", []))
     assert stream.getvalue() == "graded eve\\x1b[2K\\x0dgraded mallory: 0/100 (1/1)\n"
     stream.getvalue().encode("utf-8")
+
+
+def test_a_student_id_with_control_characters_stays_one_inert_line_everywhere():
+    """A folder named with a newline, a carriage return and an escape sequence forges no second row in
+    the summary table, no line in the progress, and leaves no control character in grades.csv or the
+    report."""
+    import io
+
+    from autograder.grading.progress import Progress
+    from autograder.results import grades_csv, summary_table
+
+    evil = SubmissionResult("cr\rhonest1 100\nfake\x1b[2K", [])
+    honest = SubmissionResult("honest1", [])
+    table = summary_table([evil, honest])
+    assert len(table.splitlines()) == 2 + 2 + 2  # header, rule, two rows, rule, mean
+    assert not any(line.startswith("fake") for line in table.splitlines())
+    stream = io.StringIO()
+    Progress(1, stream).advance("graded", evil)
+    assert stream.getvalue().count("\n") == 1 and "\r" not in stream.getvalue()
+    for text in (grades_csv([evil, honest]), report_html([evil, honest])):
+        assert not any(ord(c) < 32 and c not in "\n\t" or c == "\x1b" for c in text), repr(text[:300])
+    assert len(grades_csv([evil, honest]).splitlines()) == 3

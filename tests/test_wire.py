@@ -530,3 +530,13 @@ def test_a_lone_surrogate_in_a_message_is_read_as_a_replacement_character():
     tree = protocol.loads(protocol.dumps({"message": "bad \udcff end", "k\U0001f600": ["ok \ud800"]}))
     assert tree == {"message": "bad \ufffd\ufffd\ufffd end", "k\U0001f600": ["ok \ufffd\ufffd\ufffd"]}
     "".join([tree["message"], *tree["k\U0001f600"]]).encode("utf-8")  # raises if one were left
+
+
+def test_a_model_whose_config_cannot_be_built_fails_the_call_not_the_graders():
+    """Zero attention heads (a division by zero in the config) is the submission's broken model, not a
+    grader error."""
+    teacher = _teacher(2)
+    forged = protocol.encode(teacher)
+    forged["init"]["num_attention_heads"] = 0
+    with pytest.raises(protocol.ModelMismatch, match="cannot be built"):
+        _decode_reply({"ok": True, "value": forged}, allow=protocol.ModelAllowance.of_arguments([teacher]))

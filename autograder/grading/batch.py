@@ -152,7 +152,9 @@ def make_limits(timeout: float, memory_mb: int, submission_timeout: float) -> Li
 
 def report_grader_errors(student: str, problems: list[str], stream: TextIO) -> None:
     for problem in problems:
-        text = terminal_safe(f"!!! GRADER ERROR while grading {student}: {problem}")
+        text = terminal_safe(
+            f"!!! GRADER ERROR while grading {terminal_safe(student, lines=False)}: {problem}"
+        )
         print(f"\n{text}\n", file=stream, flush=True)
 
 

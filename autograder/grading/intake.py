@@ -47,6 +47,7 @@ from pathlib import Path, PurePosixPath
 
 from autograder.grading.roster import IntakeError, Roster, read_roster
 from autograder.manifest import EXERCISES
+from autograder.results.model import terminal_safe
 
 __all__ = ["IntakeError", "Roster", "gather", "read_roster"]
 
@@ -91,7 +92,7 @@ class Submission:
     def describe(self) -> str:
         """One console line for a submission with a note: the student, the note, the path."""
         where = f" ({self.detail})" if self.detail else (f" ({self.origin})" if self.origin else "")
-        return f"{self.student}: {self.note}{where}"
+        return f"{terminal_safe(self.student, lines=False)}: {self.note}{where}"
 
 
 def _ascii_word(name: str) -> str:

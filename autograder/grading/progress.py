@@ -25,7 +25,8 @@ class Progress:
 
     def advance(self, verb: str, result: SubmissionResult) -> None:
         self.count += 1
-        text = f"{verb} {result.student}: {number(result.total)}/{MAX_TOTAL} ({self.count}/{self.total})"
+        student = terminal_safe(result.student, lines=False)
+        text = f"{verb} {student}: {number(result.total)}/{MAX_TOTAL} ({self.count}/{self.total})"
         if result.error:
             text += f" [{result.error.splitlines()[0][:100]}]"
         text = terminal_safe(text)

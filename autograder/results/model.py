@@ -108,11 +108,15 @@ class SubmissionResult:
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
-def terminal_safe(text: str) -> str:
+_CONTROL_OR_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def terminal_safe(text: str, *, lines: bool = True) -> str:
     """``text`` as a terminal should show it, for text a submission had a hand in (its file names, its
     messages): control characters, which could move the cursor or rewrite a line, written out as
-    ``\\x1b``, and a lone surrogate (no encoder takes it) as ``\\udcff``; newlines and tabs kept."""
-    text = _CONTROL.sub(lambda found: f"\\x{ord(found[0]):02x}", text)
+    ``\\x1b``, and a lone surrogate (no encoder takes it) as ``\\udcff``; newlines and tabs kept unless
+    ``lines`` is False (a student id: one line, never a second row of a table)."""
+    text = (_CONTROL if lines else _CONTROL_OR_LINE).sub(lambda found: f"\\x{ord(found[0]):02x}", text)
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 
 from autograder.manifest import EXERCISES, MAX_TOTAL, POINTS_PER_EXERCISE
-from autograder.results.model import CheckResult
+from autograder.results.model import CheckResult, terminal_safe
 
 from .model import (
     NOT_STARTED_MARK,
@@ -291,8 +291,13 @@ def _student_sections(results: list[SubmissionResult], e) -> list[str]:
     return out
 
 
+def _escape(text: str) -> str:
+    """HTML-escaped, with no control character left (a file ``cat`` shows stays inert)."""
+    return html.escape(terminal_safe(str(text)))
+
+
 def report_html(results: list[SubmissionResult]) -> str:
-    e = html.escape
+    e = _escape
     graded = [r for r in results if not r.note]
     totals = [r.total for r in graded]
     mean_total = sum(totals) / len(totals) if totals else 0.0

@@ -7,7 +7,7 @@ import io
 
 from autograder.manifest import EXERCISES, MAX_TOTAL
 
-from .model import SubmissionResult, exercise_means, number
+from .model import SubmissionResult, exercise_means, number, terminal_safe
 
 CSV_HEADER = ["student", *(ex.id for ex in EXERCISES), "total", "max_total", "note"]
 
@@ -20,7 +20,7 @@ def grades_csv(results: list[SubmissionResult]) -> str:
         scores = result.exercise_scores()
         writer.writerow(
             [
-                result.student,
+                terminal_safe(result.student, lines=False),  # a folder's name: no control character
                 *(number(scores[ex.id]) for ex in EXERCISES),
                 number(result.total),
                 MAX_TOTAL,
@@ -31,12 +31,13 @@ def grades_csv(results: list[SubmissionResult]) -> str:
 
 
 def summary_table(results: list[SubmissionResult]) -> str:
-    width = max([len("student"), *(len(r.student) for r in results)])
+    names = {id(r): terminal_safe(r.student, lines=False) for r in results}  # one line each
+    width = max([len("student"), *(len(name) for name in names.values())])
     header = f"{'student':<{width}}  " + "  ".join(f"{ex.id:>5}" for ex in EXERCISES) + "  total"
     lines = [header, "-" * len(header)]
     for result in sorted(results, key=lambda r: r.student):
         scores = result.exercise_scores()
-        row = f"{result.student:<{width}}  " + "  ".join(f"{number(scores[ex.id]):>5}" for ex in EXERCISES)
+        row = f"{names[id(result)]:<{width}}  " + "  ".join(f"{number(scores[ex.id]):>5}" for ex in EXERCISES)
         row += f"  {number(result.total):>5}"
         if result.row_note:
             row += f"  ({result.row_note})"

@@ -62,7 +62,7 @@ def decode(
         raise ProtocolError(f"a malformed value in a message ({type(exc).__name__}: {exc})") from None
 
 
-_MALFORMED = (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError, RecursionError)
+_MALFORMED = (TypeError, ValueError, KeyError, IndexError, AttributeError, ArithmeticError, RecursionError)
 
 
 @dataclass
@@ -149,12 +149,18 @@ class _Decoder:
             module = _build_model(key, dict(init), device)
             if device != "meta":
                 _load_state(module, key, state)
+        except MemoryError:
+            raise
         except RuntimeError as exc:  # from torch: a state that does not fit the class and config
             detail = str(exc)
             summary = " ".join(detail.split())[:300]
             raise ModelMismatch(
                 f"a model whose state does not fit its own config ({summary})", detail=detail
             ) from None
+        except Exception as exc:  # noqa: BLE001  (a config its class cannot be built with: 0 heads, ...)
+            detail = f"{type(exc).__name__}: {exc}"
+            summary = " ".join(detail.split())[:300]
+            raise ModelMismatch(f"a model whose config cannot be built ({summary})", detail=detail) from None
         frozen_names = {str(name) for name in frozen}
         for name, p in module.named_parameters():
             p.requires_grad_(name not in frozen_names)
