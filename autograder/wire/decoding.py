@@ -152,15 +152,9 @@ class _Decoder:
         except MemoryError:
             raise
         except RuntimeError as exc:  # from torch: a state that does not fit the class and config
-            detail = str(exc)
-            summary = " ".join(detail.split())[:300]
-            raise ModelMismatch(
-                f"a model whose state does not fit its own config ({summary})", detail=detail
-            ) from None
+            raise _mismatch("a model whose state does not fit its own config", str(exc)) from None
         except Exception as exc:  # noqa: BLE001  (a config its class cannot be built with: 0 heads, ...)
-            detail = f"{type(exc).__name__}: {exc}"
-            summary = " ".join(detail.split())[:300]
-            raise ModelMismatch(f"a model whose config cannot be built ({summary})", detail=detail) from None
+            raise _mismatch("a model whose config cannot be built", f"{type(exc).__name__}: {exc}") from None
         frozen_names = {str(name) for name in frozen}
         for name, p in module.named_parameters():
             p.requires_grad_(name not in frozen_names)
@@ -179,6 +173,11 @@ class _Decoder:
             if self.allow is not None:
                 self.allow.check(key, {"num_hidden_layers": layers}, device)
         return counts
+
+
+def _mismatch(what: str, detail: str) -> ModelMismatch:
+    """``what``, with the first 300 characters of ``detail`` on one line (all of it kept as the detail)."""
+    return ModelMismatch(f"{what} ({' '.join(detail.split())[:300]})", detail=detail)
 
 
 def _typed(tree: dict[str, Any], name: str, kind: type) -> Any:
