@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
+import subprocess
+import sys
+import tempfile
+import time
 import uuid
 import zipfile
 from pathlib import Path
@@ -16,7 +21,7 @@ import pytest
 
 from autograder import grading as engine
 from autograder.cli import main
-from autograder.manifest import EXERCISES, EXERCISES_DIR, SOLUTIONS_DIR
+from autograder.manifest import EXERCISES, EXERCISES_DIR, REPO_ROOT, SOLUTIONS_DIR
 
 TOY_CONFTEST = (
     "from autograder.graders.conftest import pytest_addoption, pytest_configure, submission  # noqa\n"
@@ -318,6 +323,120 @@ def test_a_submission_over_its_wall_clock_limit_keeps_its_row(tmp_path, toy):
     assert result.exercise_scores()["ex3"] == 0
     assert result.exercise_scores()["ex1"] == 20 and result.exercise_scores()["ex2"] == 20
     assert read_csv(tmp_path / "out" / "grades.csv")[1][0] == "slow"
+
+
+_KILLED_ENGINE = """
+import sys
+from autograder.grading import grade_submissions
+grade_submissions([sys.argv[1]], sys.argv[2], graders_dir=sys.argv[3], timeout=600, submission_timeout=600)
+"""
+
+
+def _wait_for(condition, what: str, seconds: float = 180.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.1)
+
+
+def _cgroup_folders(name: str) -> list[Path]:
+    from autograder.sandbox.cgroups import CGROUP_CONTROLLERS, _own_cgroup
+
+    owns = [_own_cgroup(controller) for controller in CGROUP_CONTROLLERS]
+    return [own / name for own in owns if own is not None and (own / name).exists()]
+
+
+def _holds_processes(folder: Path) -> bool:
+    return any(procs.read_text().strip() for procs in folder.rglob("cgroup.procs"))
+
+
+def test_what_a_killed_engine_left_behind_is_removed_by_the_next_run(tmp_path, toy, class_dir, monkeypatch):
+    """An engine killed with SIGKILL mid-batch cannot remove its staging folder (a learner's code in the
+    temp folder) or its cgroups: the next run removes them, and only those of engines that are gone."""
+    temp = Path(tempfile.mkdtemp(prefix="killed-engine-"))  # reachable by the workers (nobody)
+    temp.chmod(0o711)
+    try:
+        _kill_an_engine_then_grade(temp, tmp_path, toy, class_dir, monkeypatch)
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def _kill_an_engine_then_grade(temp: Path, tmp_path: Path, toy: Path, class_dir: Path, monkeypatch) -> None:
+    hang = "import time\n\ndef student_layer_indices(n):\n    time.sleep(600)\n"
+    folder = copy_submission(SOLUTIONS_DIR, tmp_path / "hangs", {"ex3_layers.py": hang})
+    environment = {**os.environ, "TMPDIR": str(temp), "PYTHONPATH": str(REPO_ROOT)}
+    command = [sys.executable, "-c", _KILLED_ENGINE, str(folder), str(tmp_path / "out"), str(toy)]
+    engine_process = subprocess.Popen(command, env=environment, cwd=REPO_ROOT)
+    try:
+        _wait_for(lambda: list(temp.glob("ag-batch-*/ag-grade-*/staged_submission")), "the staged submission")
+    finally:
+        engine_process.kill()
+        engine_process.wait()
+    (left,) = temp.glob("ag-batch-*")
+    assert left.name.startswith(f"ag-batch-{engine_process.pid}-")
+    cgroups = _cgroup_folders(f"autograder-{engine_process.pid}")
+    if cgroups:  # as root, where the batch had cgroups
+        _wait_for(lambda: not any(map(_holds_processes, cgroups)), "the killed batch's processes to end")
+    alive = temp / f"ag-batch-{os.getpid()}-of-a-running-engine"
+    alive.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+
+    (result,) = engine.grade_submissions([class_dir / "alice"], tmp_path / "out2", graders_dir=toy)
+
+    assert result.total == 100
+    assert sorted(p.name for p in temp.iterdir()) == [alive.name]  # the running engine's folder stays
+    assert [f for f in cgroups if f.exists()] == []
+
+
+def test_only_the_leftovers_of_a_gone_process_of_this_user_are_removed(tmp_path):
+    from autograder.grading.staging import remove_leftovers
+
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], check=True, capture_output=True, text=True
+    )
+    gone_pid = int(gone.stdout)
+    made = {
+        "gone": tmp_path / f"ag-batch-{gone_pid}-abc",
+        "running": tmp_path / f"ag-batch-{os.getpid()}-abc",
+        "no pid": tmp_path / "ag-batch-abc",
+        "other prefix": tmp_path / f"ag-intake-{gone_pid}-abc",
+    }
+    for folder in made.values():
+        (folder / "staged_submission").mkdir(parents=True)
+    a_file = tmp_path / f"ag-batch-{gone_pid}-file"
+    a_file.write_text("")
+
+    removed = remove_leftovers("ag-batch-", tmp_path)
+
+    assert removed == [made["gone"]]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [a_file.name, *(f.name for k, f in made.items() if k != "gone")]
+    )
+
+
+def test_the_graders_run_by_hand_leave_no_staged_copy(tmp_path):
+    """``pytest autograder/graders --submission-dir DIR`` (developing graders) stages DIR in the temp
+    folder and removes it when the session ends."""
+    environment = {**os.environ, "TMPDIR": str(tmp_path), "PYTHONPATH": str(REPO_ROOT)}
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "autograder/graders/test_ex1_softmax.py",
+    ]
+    done = subprocess.run(
+        [*command, "--submission-dir", str(SOLUTIONS_DIR)],
+        check=False,
+        env=environment,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert [p.name for p in tmp_path.iterdir()] == []
 
 
 def test_a_reply_beyond_the_grading_process_memory_limit_fails_that_check_only(

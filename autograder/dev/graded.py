@@ -142,9 +142,10 @@ from pathlib import Path
 from xml.etree import ElementTree
 from autograder.demo.catalogue import WRONG
 from autograder.grading import grade_submissions
-root = Path(tempfile.mkdtemp(prefix="dev-catalogue-"))
-paths = [entry.write(root / entry.student) for entry in WRONG]
-results = grade_submissions(paths, root / "out", jobs=2, force=True)
+with tempfile.TemporaryDirectory(prefix="dev-catalogue-") as scratch:
+    root = Path(scratch)
+    paths = [entry.write(root / entry.student) for entry in WRONG]
+    results = grade_submissions(paths, root / "out", jobs=2, force=True)
 failed = sorted({(c.exercise, c.name) for r in results for c in r.checks if not c.passed})
 print("\\n@@RESULT@@" + json.dumps(failed))
 """

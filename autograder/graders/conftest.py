@@ -7,8 +7,9 @@ this process (trusted code only: never use it on learners' work).
 
 from __future__ import annotations
 
+import contextlib
 import sys
-import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,18 +40,24 @@ def pytest_configure(config):
 
 
 @pytest.fixture(scope="session")
-def submission(request) -> Submission:
+def submission(request) -> Iterator[Submission]:
     connection = getattr(request.config, "_autograder_connection", None)
-    if connection is None:
-        folder = request.config.getoption("--submission-dir")
-        if folder is None:
-            pytest.exit("no submission: run the graders through `python -m autograder grade`", returncode=4)
-        from autograder.grading.staging import PACKAGE, stage
+    if connection is not None:
+        yield Submission(connection)
+        return
+    folder = request.config.getoption("--submission-dir")
+    if folder is None:
+        pytest.exit("no submission: run the graders through `python -m autograder grade`", returncode=4)
+    from autograder.grading.staging import PACKAGE, scratch_folder, stage
 
-        staged = stage(Path(folder), Path(tempfile.mkdtemp(prefix="ag-dev-")))
-        sys.path.insert(0, str(staged))
+    with scratch_folder("ag-dev-") as scratch:  # removed when the session ends
+        staged = str(stage(Path(folder), Path(scratch)))
+        sys.path.insert(0, staged)
         for name in list(sys.modules):
             if name == PACKAGE or name.startswith(PACKAGE + "."):
                 del sys.modules[name]
-        connection = LocalConnection(PACKAGE)
-    return Submission(connection)
+        try:
+            yield Submission(LocalConnection(PACKAGE))
+        finally:
+            with contextlib.suppress(ValueError):
+                sys.path.remove(staged)

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -21,7 +19,7 @@ from autograder.grading.late import LatePass, start_child
 from autograder.grading.plan import Plan, prepare
 from autograder.grading.processes import Child, Part, run_children
 from autograder.grading.progress import Progress
-from autograder.grading.staging import BadSubmission, student_id
+from autograder.grading.staging import BadSubmission, scratch_folder, student_id
 from autograder.manifest import GRADERS_DIR
 from autograder.results import ResultsFolder, SubmissionResult
 from autograder.results.model import CheckResult, terminal_safe
@@ -39,15 +37,15 @@ class DuplicateStudent(ValueError):
 @contextlib.contextmanager
 def staging_root() -> Iterator[str]:
     """A folder for the batch's staged submissions, and its cgroups (as root): both removed at the end
-    of the batch whatever happened (a killed child, Ctrl-C), with everything in them."""
-    root = tempfile.mkdtemp(prefix="ag-batch-")
-    os.chmod(root, 0o711)  # workers (nobody) reach their own folder but cannot list the others
-    confine.BUDGET.start()
-    try:
-        yield root
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-        confine.BUDGET.finish()
+    of the batch whatever happened (a killed child, Ctrl-C), with everything in them; those an engine
+    that was killed left behind are removed when the next batch starts."""
+    with scratch_folder("ag-batch-") as root:
+        os.chmod(root, 0o711)  # workers (nobody) reach their own folder but cannot list the others
+        confine.BUDGET.start()
+        try:
+            yield root
+        finally:
+            confine.BUDGET.finish()
 
 
 def combine(student: str, parts: list[tuple[Part, list[CheckResult]]], plan: Plan) -> SubmissionResult:

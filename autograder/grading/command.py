@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from autograder.grading.staging import scratch_folder
 from autograder.manifest import GRADERS_DIR
 from autograder.results import ResultsFolder, SubmissionResult, summary_table
 from autograder.results.model import terminal_safe
@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
             demo_dir = Path(args.out) / "demo-submissions"
             paths = write_demo_class(demo_dir)
             print(f"No submission given: grading the demo class written to {demo_dir}", file=sys.stderr)
-        with tempfile.TemporaryDirectory(prefix="ag-intake-") as unpacked:
+        with scratch_folder("ag-intake-") as unpacked:
             return _run_intake(args, paths, Path(unpacked))
     except OSError as exc:
         print(

@@ -1,13 +1,24 @@
 """Staging: a submission (folder or zip) becomes an importable package of its ``ex*.py`` files only,
-with the pristine given files beside them. Nothing else of the submission is copied."""
+with the pristine given files beside them. Nothing else of the submission is copied.
+
+The folders that hold learners' files while they are graded (:func:`scratch_folder`) are named after the
+process that made them, so that one left behind by a process that was killed (``SIGKILL``, a power cut)
+is removed by the next run.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import stat
+import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from autograder.manifest import EXERCISES, GIVEN_FILES, SOLUTIONS_DIR
+from autograder.sandbox.kernel import process_exists
 
 PACKAGE = "staged_submission"
 MAX_FILE_BYTES = 1_000_000
@@ -20,6 +31,38 @@ class BadSubmission(ValueError):
 def student_id(path: Path) -> str:
     path = Path(path)
     return path.stem if path.suffix.lower() == ".zip" else path.name
+
+
+@contextlib.contextmanager
+def scratch_folder(prefix: str) -> Iterator[str]:
+    """A new folder ``<temp>/<prefix><pid>-...`` (0700), removed with everything in it when the block ends
+    however it ends. First removes the folders of that prefix that a process of this user, now gone,
+    left there."""
+    remove_leftovers(prefix)
+    folder = tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-")
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def remove_leftovers(prefix: str, temp: Path | str | None = None) -> list[Path]:
+    """Remove ``<temp>/<prefix><pid>-*`` folders of this user whose process ``pid`` is gone (a folder of
+    a process that is running, of another user, or not named so is left alone); returns those removed."""
+    removed = []
+    for folder in Path(temp or tempfile.gettempdir()).glob(f"{prefix}*-*"):
+        owner = folder.name[len(prefix) :].split("-", 1)[0]
+        if not owner.isdigit():
+            continue
+        try:
+            info = folder.lstat()
+        except OSError:
+            continue
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or process_exists(int(owner)):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
 
 
 def _pick(candidates: list[PurePosixPath]) -> PurePosixPath:

@@ -7,6 +7,8 @@ import functools
 import os
 from pathlib import Path
 
+from autograder.sandbox.kernel import process_exists
+
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CGROUP_CONTROLLERS = ("memory", "pids", "cpu")
 _CPU_PERIOD_US = 100_000
@@ -46,6 +48,7 @@ class CgroupBudget:
             own = _own_cgroup(controller)
             if own is None:
                 break
+            _remove_leftovers(own)
             folder = own / f"autograder-{os.getpid()}"
             try:
                 folder.mkdir(exist_ok=True)
@@ -109,6 +112,21 @@ class CgroupBudget:
             with contextlib.suppress(OSError):
                 folder.rmdir()
         self.folders = {}
+
+
+def _remove_leftovers(parent: Path) -> None:
+    """Remove the ``autograder-<pid>`` folders under ``parent`` of a batch whose process ``pid`` is gone
+    (killed before it could remove them), with their workers' folders: only those that hold no process
+    (the kernel refuses to remove any other)."""
+    for folder in parent.glob("autograder-*"):
+        owner = folder.name.removeprefix("autograder-")
+        if not owner.isdigit() or process_exists(int(owner)):
+            continue
+        for mine in folder.glob("w*"):
+            with contextlib.suppress(OSError):
+                mine.rmdir()
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 BUDGET = CgroupBudget()

@@ -1,8 +1,10 @@
-"""The C library's calls the confinement makes (through ``ctypes``)."""
+"""The calls into the kernel the sandbox makes: the C library's (through ``ctypes``), and whether a
+process exists."""
 
 from __future__ import annotations
 
 import ctypes
+import os
 
 
 def libc() -> ctypes.CDLL:
@@ -14,3 +16,17 @@ def prctl(option: int, value: int) -> None:
     """``prctl(option, value)``, raising :class:`OSError` when it fails."""
     if libc().prctl(option, value, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), f"prctl({option}) failed")
+
+
+def process_exists(pid: int) -> bool:
+    """Whether process ``pid`` exists (of any user). Not a pid of a process of its own (0 or less):
+    True, so that it is never taken for one that is gone."""
+    if pid <= 0:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
