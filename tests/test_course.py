@@ -232,6 +232,62 @@ def test_collect_skips_a_notebook_it_cannot_read_and_collects_the_others(tmp_pat
     assert all(line.startswith("warning: ") and line.endswith("(not collected)") for line in lines), err
 
 
+def test_collect_names_a_damaged_or_missing_hand_in_and_collects_the_others(tmp_path, capsys):
+    handins = tmp_path / "handins"
+    handins.mkdir()
+    good = notebook_zip(handins / "s1.zip", {"walkthrough.ipynb": b"one"})
+    notebook_zip(handins / "s2.zip", {"walkthrough.ipynb": b"two"})
+    damaged = handins / "s3.zip"
+    damaged.write_bytes(good.read_bytes()[:100])
+    found = find_notebooks([*sorted(handins.iterdir()), tmp_path / "gone.zip"], tmp_path / "work")
+    err = capsys.readouterr().err
+    assert found == {"s1": b"one", "s2": b"two"}
+    assert err.splitlines() == [
+        f"warning: {damaged} is not a zip file (not collected)",
+        f"warning: {tmp_path / 'gone.zip'}: no such file or folder (not collected)",
+    ]
+
+
+def test_collect_reads_a_folder_of_hand_ins_as_one_hand_in_per_student(tmp_path, capsys):
+    handins = tmp_path / "handins"
+    handins.mkdir()
+    notebook_zip(handins / "s1.zip", {"walkthrough.ipynb": b"one", "ex1_softmax.py": b""})
+    notebook_zip(handins / "s2.zip", {"s2/walkthrough.ipynb": b"two"})
+    (handins / "s3" / "exercises").mkdir(parents=True)
+    (handins / "s3" / "exercises" / "walkthrough.ipynb").write_bytes(b"three")
+    (handins / "s4.zip").write_bytes(b"not a zip")
+    assert find_notebooks([handins], tmp_path / "work") == {"s1": b"one", "s2": b"two", "s3": b"three"}
+    assert capsys.readouterr().err.splitlines() == [
+        f"warning: {handins / 's4.zip'} is not a zip file (not collected)"
+    ]
+
+
+def test_collect_into_a_course_never_released_releases_it_first(tmp_path, capfd):
+    """nbgrader's zip_collect files nothing for an assignment that was not released: `course collect`
+    releases it first (saying so) instead of reporting 0 submissions; nbgrader's log stays out of sight."""
+    handin = notebook_zip(tmp_path / "s1.zip", {"walkthrough.ipynb": SOURCE_NOTEBOOK.read_bytes()})
+    root = tmp_path / "course"
+    assert run_course(root, "collect", str(handin)) == 0
+    out, err = capfd.readouterr()
+    released = root / "release" / ASSIGNMENT_ID / "walkthrough.ipynb"
+    assert out.splitlines() == [
+        f"released the walk-through first (nbgrader collects a released assignment only): {released}",
+        f"1 submissions in {root / 'submitted'}: s1",
+    ]
+    assert err == ""
+
+
+def test_a_failing_nbgrader_command_is_one_line_naming_its_kept_log(tmp_path):
+    from autograder.course.nbgrader_cli import NbgraderError, run_nbgrader
+
+    with pytest.raises(NbgraderError) as caught:
+        run_nbgrader(tmp_path, ["autograde", "no-such-assignment"])
+    message = str(caught.value)
+    assert "\n" not in message and "exited with status 1: [AutogradeApp | ERROR] No notebooks" in message
+    log = tmp_path / "nbgrader.log"
+    assert message.endswith(f"(its whole output: {log})") and "No nbgrader_config.py" in log.read_text()
+
+
 @pytest.mark.parametrize("bad", ["damaged.zip", "notes.txt", "missing.zip"])
 def test_collect_of_a_bad_path_is_one_readable_line(tmp_path, capsys, bad):
     if bad != "missing.zip":

@@ -132,7 +132,6 @@ def _autograde_in_parallel(
                         f"--CourseDirectory.student_id_exclude={','.join(others)}",
                         f"--CourseDirectory.db_url=sqlite:///{private_db}",
                     ],
-                    capture=True,
                     extra_env=kernel_env,
                 )
             except NbgraderError as error:

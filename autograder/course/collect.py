@@ -61,42 +61,58 @@ def _skipped(problem: str) -> None:
     print(terminal_safe(f"warning: {problem} (not collected)"), file=sys.stderr)
 
 
-def _own_notebook(container: intake._Container) -> bool:
-    """Whether this folder or zip is one student's: the notebook at its top or in ``exercises/``."""
+def _own_notebook(container: intake._Container, name: str) -> bool:
+    """Whether this folder or zip (called ``name``) is one student's: the notebook at its top or in
+    ``exercises/``, or inside its one zip named ``exercises.zip`` or after the folder."""
     for relative in container.files:
         parts = PurePosixPath(relative).parts
         if parts[-1] == NOTEBOOK_FILENAME and (
             len(parts) == 1 or (len(parts) == 2 and parts[0] in NESTING_FOLDERS)
         ):
             return True
-    return not any(r.endswith(".ipynb") for r in container.files) and any(
-        r.lower().endswith(".zip") and r.count("/") <= 1 for r in container.files
-    )
+    zips = [PurePosixPath(r) for r in container.files if r.lower().endswith(".zip") and r.count("/") <= 1]
+    own_zip = len(zips) == 1 and zips[0].stem in {*NESTING_FOLDERS, name}  # else a folder of hand-ins
+    return own_zip and not any(r.endswith(".ipynb") for r in container.files)
 
 
-def check_paths(paths: list[Path]) -> None:
-    """Refuse a path that does not exist or a file that is not a zip, before anything is written.
+def _problem(path: Path) -> str | None:
+    if not path.exists():
+        return f"{path}: no such file or folder"
+    if path.is_file() and not zipfile.is_zipfile(path):
+        return f"{path} is not a zip file"
+    return None
+
+
+def check_paths(paths: list[Path]) -> list[Path]:
+    """The paths that can be collected from; one that does not exist or is a file but not a zip is named
+    on stderr in one line and left out (:func:`_skipped`), unless none is left.
 
     Raises:
-        CollectError: naming the path.
+        CollectError: naming the first path, when no path can be collected from.
     """
-    for path in map(Path, paths):
-        if not path.exists():
-            raise CollectError(f"{path}: no such file or folder")
-        if path.is_file() and not zipfile.is_zipfile(path):
-            raise CollectError(f"{path} is not a zip file (give the LMS download as it came, or its folder)")
+    problems = {path: _problem(path) for path in map(Path, paths)}
+    usable = [path for path, problem in problems.items() if problem is None]
+    bad = [problem for problem in problems.values() if problem is not None]
+    if bad and not usable:
+        raise CollectError(f"{bad[0]} (give the LMS download as it came, or its folder)")
+    for problem in bad:
+        _skipped(problem)
+    return usable
 
 
-def find_notebooks(paths: list[Path], workdir: Path, roster: intake.Roster | None = None) -> dict[str, bytes]:
-    """``student -> notebook bytes`` from every path (see the module's text).
+def find_notebooks(
+    paths: list[Path], workdir: Path, roster: intake.Roster | None = None, *, inside: bool = False
+) -> dict[str, bytes]:
+    """``student -> notebook bytes`` from every path (see the module's text). A folder that is none of
+    those but holds hand-in zips (one per student) is read as those hand-ins too (``inside``: the paths
+    are such hand-ins).
 
     Raises:
-        CollectError: a path that does not exist or a file that cannot be read as a zip.
+        CollectError: no path can be collected from (see :func:`check_paths`), or one cannot be read.
     """
     wanted = {NOTEBOOK_FILENAME}
     notebooks: dict[str, bytes] = {}
-    check_paths(paths)
-    for path in map(Path, paths):
+    for path in check_paths(paths):
         try:
             layout = intake.lms_layout(path, wanted)
         except intake.IntakeError as exc:
@@ -109,7 +125,10 @@ def find_notebooks(paths: list[Path], workdir: Path, roster: intake.Roster | Non
                     if archive
                     else intake._Container.of_folder(path)
                 )
-                if not _own_notebook(container):
+                if not _own_notebook(container, path.stem if archive else path.name):
+                    if archive is None and not inside:  # hand-in zips in the folder, one per student
+                        handins = sorted(p for p in path.iterdir() if p.suffix.lower() == ".zip")
+                        notebooks.update(find_notebooks(handins, workdir / "handins", inside=True))
                     notebooks.update(_notebooks_by_lms_name(container))
                     continue
             except (zipfile.BadZipFile, OSError) as exc:

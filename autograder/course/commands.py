@@ -166,11 +166,16 @@ def _collect(args: argparse.Namespace) -> int:
     from autograder.grading.intake import read_roster
 
     from .collect import check_paths, collect_zip
-    from .course_dir import ensure_course
+    from .course_dir import ensure_course, released_notebook_path
+    from .release import generate_assignment
 
-    check_paths(list(args.zip))
+    paths = check_paths(list(args.zip))
     roster = read_roster(args.roster) if args.roster else None
-    students = collect_zip(ensure_course(args.course), list(args.zip), roster)
+    course = ensure_course(args.course)
+    if not released_notebook_path(course).is_file():  # nbgrader files nothing for an unreleased assignment
+        released = generate_assignment(course)
+        print(f"released the walk-through first (nbgrader collects a released assignment only): {released}")
+    students = collect_zip(course, paths, roster)
     print(f"{len(students)} submissions in {args.course / 'submitted'}: {', '.join(students)}")
     return 0
 

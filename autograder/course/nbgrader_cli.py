@@ -10,9 +10,13 @@ from pathlib import Path
 
 from autograder.manifest import REPO_ROOT
 
+LOG_NAME = "nbgrader.log"
+"""Where, in the course, the output of the last nbgrader command that failed is kept."""
+
 
 class NbgraderError(RuntimeError):
-    """An nbgrader command exited with a failure status; the message ends with its output."""
+    """An nbgrader command exited with a failure status; the message (one line) ends with its last line
+    of output and names the file that holds all of it."""
 
 
 def nbgrader_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -35,7 +39,7 @@ def run_nbgrader(
     course_root: Path,
     arguments: Sequence[str],
     *,
-    capture: bool = False,
+    capture: bool = True,
     extra_env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess:
     """Run ``nbgrader <arguments>`` with ``course_root`` as working directory (so its config applies).
@@ -43,8 +47,10 @@ def run_nbgrader(
     Args:
         course_root: The course directory holding ``nbgrader_config.py``.
         arguments: The nbgrader sub-command and its options, e.g. ``["autograde", "walkthrough"]``.
-        capture: Keep the output (returned on success, quoted in the error otherwise) instead of
-            letting it through to this process's stdout and stderr.
+        capture: Keep nbgrader's log (its many lines, warnings from its database layer included) out of
+            this process's stdout and stderr: returned on success; on a failure written to
+            ``nbgrader.log`` in the course and named, with its last line, in the error. False lets it
+            through.
         extra_env: Variables set for the child on top of :func:`nbgrader_environment`.
 
     Raises:
@@ -61,9 +67,21 @@ def run_nbgrader(
         check=False,
     )
     if completed.returncode != 0:
-        output_tail = "\n".join((completed.stdout or "").splitlines()[-40:])
-        raise NbgraderError(
-            f"`nbgrader {' '.join(arguments)}` in {course_root} exited with status {completed.returncode}"
-            + (f"; its output ends with:\n{output_tail}" if output_tail else "")
-        )
+        raise NbgraderError(_failure(course_root, arguments, completed))
     return completed
+
+
+def _failure(course_root: Path, arguments: Sequence[str], completed: subprocess.CompletedProcess) -> str:
+    """One line: the command, its status, its last line of output and where the whole of it is."""
+    text = f"`nbgrader {' '.join(arguments)}` in {course_root} exited with status {completed.returncode}"
+    output = completed.stdout or ""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    if lines:
+        text += f": {lines[-1][:300]}"
+        log = Path(course_root) / LOG_NAME
+        try:
+            log.write_text(output)
+            text += f" (its whole output: {log})"
+        except OSError:
+            pass
+    return text

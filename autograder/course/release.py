@@ -11,13 +11,13 @@ from .nbgrader_cli import run_nbgrader
 from .settings import ASSIGNMENT_ID, NOTEBOOK_FILENAME
 
 
-def generate_assignment(course_root: Path, capture: bool = False) -> Path:
+def generate_assignment(course_root: Path) -> Path:
     """Run ``nbgrader generate_assignment walkthrough --force`` in the course; returns the released notebook.
 
     Solutions become ``raise NotImplementedError()`` stubs, hidden tests are removed (kept in the
     course's gradebook for autograde), outputs cleared, read-only cells locked and checksummed.
     """
-    run_nbgrader(course_root, ["generate_assignment", ASSIGNMENT_ID, "--force"], capture=capture)
+    run_nbgrader(course_root, ["generate_assignment", ASSIGNMENT_ID, "--force"])
     return released_notebook_path(course_root)
 
 
@@ -38,7 +38,7 @@ def release_notebook(dest_dir: Path, source_notebook: Path = SOURCE_NOTEBOOK) ->
     dest_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="walkthrough-course-") as scratch:
         course_root = init_course(Path(scratch) / "course", source_notebook=source_notebook)
-        released = generate_assignment(course_root, capture=True)
+        released = generate_assignment(course_root)
         destination = dest_dir / NOTEBOOK_FILENAME
         shutil.copyfile(released, destination)
     return destination
