@@ -49,7 +49,8 @@ def progress_summary(exercise_dir: Path = EXERCISE_DIR) -> str:
     if start is None:
         tail = "\n".join(lines[-5:] + result.stderr.strip().splitlines()[-3:])
         return f"(the visible checks did not print their progress summary; the end of their output:)\n{tail}"
-    return "\n".join(lines[start:])
+    # "All 5 done. To hand in: python -m ...handin STUDENT_ID" is what you are doing: "All 5 done."
+    return "\n".join(line.split(" To hand in: ", 1)[0] for line in lines[start:])
 
 
 def write_handin(student_id: str, out_dir: Path, exercise_dir: Path = EXERCISE_DIR) -> Path:

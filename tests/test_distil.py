@@ -117,6 +117,16 @@ def test_quick_run_distilled_student_beats_the_randomly_initialised_one(quick_ru
     assert rows["distilled"]["perplexity"] < rows["random_init"]["perplexity"], rows
 
 
+def test_quick_run_says_how_to_repeat_it_and_every_file_it_wrote(quick_run):
+    completed, out = quick_run
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    table = (out / "table.md").read_text()
+    assert "Run: python -m solved_package.distil --quick --seed 0 --threads 1." in table.splitlines(), table
+    (wrote,) = [line for line in completed.stdout.splitlines() if line.startswith("Wrote ")]
+    assert all(f"/{name}" in wrote for name in ("table.md", "curves.png", "results.json", "vocab.txt")), wrote
+    assert (out / "vocab.txt").is_file()
+
+
 def test_quick_run_counts_parameters_with_count_parameters(quick_run):
     from solutions.ex3_layers import halve_layers
     from solutions.ex5_params import count_parameters

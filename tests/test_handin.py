@@ -52,6 +52,21 @@ def test_handin_prints_the_progress_then_writes_a_zip_named_by_the_id_with_the_f
     assert all((staged / name).read_bytes() for name in EXERCISE_FILES)
 
 
+def test_handin_of_finished_work_does_not_tell_you_to_hand_in(tmp_path):
+    exercises = learner_copy(tmp_path)
+    for name in EXERCISE_FILES:
+        shutil.copyfile(SOLUTIONS_DIR / name, exercises / name)
+    result = subprocess.run(
+        [sys.executable, "-m", "exercises.handin", "alice"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "All 5 done." in result.stdout.splitlines() and "To hand in" not in result.stdout, result.stdout
+
+
 def test_handin_without_the_notebook_holds_the_exercise_files_only(tmp_path):
     folder = learner_copy(tmp_path)
     (folder / "walkthrough.ipynb").unlink()

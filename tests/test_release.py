@@ -449,6 +449,11 @@ def test_release_check_fails_on_a_tampered_copy_and_release_repairs_it_only_when
     )
     assert check.returncode == 1, check.stdout + check.stderr
     assert "exercises/ex2_distillation.py" in check.stdout
+    # Its advice is the command that works on hand edits, not the one that refuses them.
+    assert check.stdout.splitlines()[-1] == (
+        "exercises/ex2_distillation.py edited by hand since the last release: make the edits in solutions/, "
+        "then run `python -m autograder release --force`."
+    )
     assert stub.read_text().endswith("# edited by hand\n"), "--check must not write"
 
     refused = subprocess.run(

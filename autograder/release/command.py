@@ -12,7 +12,15 @@ from autograder.manifest import EXERCISES_DIR, REPO_ROOT, SOLUTIONS_DIR
 
 from .bundle import build_bundle
 from .stubs import StubError
-from .tree import NOTEBOOK, EditedFiles, check_exercises, read_manifest, record_written, write_exercises
+from .tree import (
+    NOTEBOOK,
+    EditedFiles,
+    check_exercises,
+    edited_files,
+    read_manifest,
+    record_written,
+    write_exercises,
+)
 
 
 def _release_notebook(exercises_dir: Path, solutions_dir: Path) -> str:
@@ -64,7 +72,14 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{EXERCISES_DIR.name}/ is out of date with {SOLUTIONS_DIR.name}/:")
                 for line in drift:
                     print(f"  {line}")
-                print("Run `python -m autograder release` to rewrite it (never edit a stub by hand).")
+                edited = edited_files()
+                if edited:
+                    print(
+                        f"{', '.join(edited)} edited by hand since the last release: make the edits "
+                        f"in {SOLUTIONS_DIR.name}/, then run `python -m autograder release --force`."
+                    )
+                else:
+                    print("Run `python -m autograder release` to rewrite it (never edit a stub by hand).")
                 return 1
             print(f"{EXERCISES_DIR.name}/ is current with {SOLUTIONS_DIR.name}/ (notebook not checked here).")
             return 0

@@ -214,7 +214,7 @@ def run(
             "that is why half the layers is not half the parameters."
         ),
         f"Run: python -m {PACKAGE}.distil{'' if settings.name == 'default' else ' --' + settings.name}"
-        + f" --seed {seed}.",
+        + f" --seed {seed}{'' if threads == MAX_THREADS else f' --threads {threads}'}.",
     ]
     table = format_table(rows, teacher_row, notes)
     (out_dir / "table.md").write_text(table, encoding="utf-8")
@@ -242,8 +242,8 @@ def run(
     (out_dir / "results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
     print(table)
     print(
-        f"Wrote {_shown(out_dir / 'table.md')}, {_shown(out_dir / 'curves.png')} and "
-        f"{_shown(out_dir / 'results.json')} in {phases['total']:.0f} s."
+        f"Wrote {_shown(out_dir / 'table.md')}, {_shown(out_dir / 'curves.png')}, "
+        f"{_shown(out_dir / 'results.json')} and {_shown(out_dir / 'vocab.txt')} in {phases['total']:.0f} s."
     )
     return results
 
