@@ -450,3 +450,23 @@ def test_a_bert_count_short_by_the_token_types_or_the_layer_norm_biases_is_named
     three_types = {**base, "type_vocab_size": 3, "num_hidden_layers": 2}
     assert sentence(three_types, 3 * 768).startswith("The token-type embeddings add")
     assert sentence(base, 25 * 768).startswith("The LayerNorms' biases were left out")
+
+
+@pytest.mark.parametrize("student", ["ex4-selects-special-tokens", "ex4-mask-id-toggled-out-of-specials"])
+def test_a_masker_that_selects_special_tokens_loses_only_that_checks_points(graded, student):
+    """Special tokens never selected is a side property (CONTRACT.md, What earns points): its check fails,
+    and the 80/10/10 split, the labels, the probabilities and the shapes, which are right, keep theirs."""
+    failed = [c.name for c in graded[student].checks if c.exercise == "ex4" and not c.passed]
+    assert failed == ["test_masker_never_selects_special_tokens"], _failures(graded[student])
+
+
+def test_labels_never_minus_100_are_named_as_such_not_as_a_selection_gone_wrong(graded):
+    """The checks read the selection from the labels: with none left out, each says so instead of
+    reporting a fixed count per row, a mask that never changes or nothing drawn."""
+    result = graded["ex4-labels-everywhere"]
+    failed = [c for c in result.checks if c.exercise == "ex4" and not c.passed]
+    assert failed, "the masker kept its points"
+    for check in failed:
+        assert "no label is -100" in check.message or check.message.startswith("This property holds"), (
+            f"{check.name}: {check.message}"
+        )

@@ -106,16 +106,23 @@ def mask(
     return value[0], value[1], call
 
 
-def check_consistency(ids, masked, labels, call: str) -> None:
-    """Labels: the original id where selected, -100 elsewhere; special tokens never selected."""
-    special = torch.isin(ids, torch.tensor(NEVER_SELECTED))
-    selected = labels != -100
-    if not bool((~selected).any()):
+def check_some_labels_left_out(labels, call: str) -> None:
+    """The selection is read from the labels: with none at -100 there is none to read (said as what it
+    is, never as a selection that went wrong)."""
+    if not bool((labels == -100).any()):
         fail(
             f"Called {call} and no label is -100: positions that were not selected get the label -100, "
             "which the loss ignores; only selected positions keep their original id."
         )
-    if bool((selected & special).any()):
+
+
+def check_consistency(ids, masked, labels, call: str, *, specials: bool = True) -> None:
+    """Labels: the original id where selected, -100 elsewhere; with ``specials``, special tokens never
+    selected or changed (a side property of its own: only the check about it asks)."""
+    special = torch.isin(ids, torch.tensor(NEVER_SELECTED))
+    selected = labels != -100
+    check_some_labels_left_out(labels, call)
+    if specials and bool((selected & special).any()):
         token = int(ids[selected & special][0])
         fail(
             f"Called {call} and a special token (id {token}) was selected for prediction "
@@ -123,7 +130,7 @@ def check_consistency(ids, masked, labels, call: str) -> None:
             "itself are never selected: leave out positions whose id is in special_token_ids or is "
             "mask_token_id before drawing."
         )
-    if bool((masked[special] != ids[special]).any()):
+    if specials and bool((masked[special] != ids[special]).any()):
         fail(f"Called {call} and some special tokens were changed; special tokens are never touched.")
     wrong_labels = selected & (labels != ids)
     if bool(wrong_labels.any()):
@@ -156,8 +163,11 @@ def labels_only_at_mask(ids, masked, labels) -> str:
 
 
 def outcome_rates(ids, masked, labels):
+    """What became of the non-special positions: how many were selected, and of those the shares made
+    [MASK], a random id or left unchanged. Special tokens a masker selected are left to the check about
+    them (a side property), so they change none of these figures."""
     special = torch.isin(ids, torch.tensor(NEVER_SELECTED))
-    selected = labels != -100
+    selected = (labels != -100) & ~special
     chosen = int(selected.sum())
     as_mask = masked[selected] == MASK_ID
     unchanged = masked[selected] == ids[selected]
