@@ -134,6 +134,8 @@ class Callable_:
             return result
         except values.SubmissionError as exc:
             failure: values.SubmissionError = exc
+        except values.ModelClassRefused as exc:  # a model, of a class the call may not give back
+            failure = values.UnsafeResult(str(exc), type_name=exc.class_name)
         except values.ProtocolError as exc:
             failure = values.UnsafeResult(f"the worker sent back something that is not plain data ({exc})")
         except MemoryError:

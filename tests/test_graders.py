@@ -202,6 +202,55 @@ def test_a_models_inner_config_crosses_with_its_own_layer_count(family):
             protocol.decode({**tree, "inner_layers": malformed})
 
 
+@pytest.mark.parametrize("family", ["given", "hf"])
+@pytest.mark.parametrize("masked_lm", [False, True], ids=["BertModel", "BertForMaskedLM"])
+def test_a_model_whose_config_miscounts_its_layers_crosses_as_it_is(family, masked_lm):
+    """A student whose config still says the teacher's layer count comes back holding the layers it holds
+    and saying what it said (was: refused as a state that does not fit its config, which cost every check
+    of halve_layers); a reply with more layers than any model sent is still refused."""
+    if family == "hf":
+        import transformers as classes
+    else:
+        from solutions import model as classes
+    config = classes.BertConfig(
+        vocab_size=40, hidden_size=8, num_attention_heads=2, intermediate_size=8, num_hidden_layers=4
+    )
+    model = (classes.BertForMaskedLM if masked_lm else classes.BertModel)(config)
+    body = model.bert if masked_lm else model
+    body.encoder.layer = torch.nn.ModuleList(body.encoder.layer[::2])  # 2 layers, the config says 4
+    tree = protocol.encode(model)
+    allow = protocol.ModelAllowance.of_arguments([model])
+    rebuilt = protocol.decode(protocol.loads(protocol.dumps(tree)), allow=allow)
+    rebuilt_body = rebuilt.bert if masked_lm else rebuilt
+    assert len(rebuilt_body.encoder.layer) == 2
+    assert rebuilt.config.num_hidden_layers == rebuilt_body.config.num_hidden_layers == 4
+    for (name, tensor), (other_name, other) in zip(
+        model.state_dict().items(), rebuilt.state_dict().items(), strict=True
+    ):
+        assert name == other_name and torch.equal(tensor, other)
+
+    prefix = "bert.encoder.layer." if masked_lm else "encoder.layer."
+    extra = {
+        k.replace(f"{prefix}1.", f"{prefix}{i}."): v for i in range(2, 6) for k, v in tree["state"].items()
+    }
+    bigger = {**tree, "state": {**tree["state"], **{k: v for k, v in extra.items() if k.startswith(prefix)}}}
+    with pytest.raises(protocol.ProtocolError, match="num_hidden_layers is 6"):
+        protocol.decode(bigger, allow=allow)
+
+
+def test_a_model_of_a_class_not_sent_is_refused_naming_its_class():
+    from solutions import model as classes
+
+    config = classes.BertConfig(
+        vocab_size=40, hidden_size=8, num_attention_heads=2, intermediate_size=8, num_hidden_layers=2
+    )
+    teacher = classes.BertForMaskedLM(config)
+    allow = protocol.ModelAllowance.of_arguments([teacher])
+    with pytest.raises(protocol.ModelClassRefused) as refused:
+        protocol.decode(protocol.encode(teacher.bert), allow=allow)
+    assert refused.value.class_name == "BertModel"
+
+
 def test_zoo_models_know_their_counts():
     tied = zoo.TiedLanguageModel(vocab_size=50, hidden_size=6)
     assert answers.expected_count(tied) == sum(p.numel() for p in tied.parameters())
@@ -291,6 +340,24 @@ def test_a_side_check_earns_its_points_once_the_check_it_requires_passes(tmp_pat
         ("test_core", 3.0, True),
         ("test_side", 1.0, True),
     ]
+
+
+def test_a_side_check_that_requires_any_of_two_checks_needs_only_one_to_pass(tmp_path):
+    toy = _toy(
+        ("test_default", 3, "assert False, 'wrong default'", None),
+        ("test_asked", 3, "pass", None),
+        ("test_both_failed", 2, "assert False, 'also wrong'", None),
+    )
+    toy += (
+        "\n@pytest.mark.points(1)\n@pytest.mark.requires('test_default', 'test_asked', any_of=True)\n"
+        "def test_side_one_passed():\n    pass\n"
+        "\n@pytest.mark.points(1)\n@pytest.mark.requires('test_default', 'test_both_failed', any_of=True)\n"
+        "def test_side_none_passed():\n    pass\n"
+    )
+    results = {result.name: result for result in _run_toy_graders(tmp_path, toy).results}
+    assert results["test_side_one_passed"].points == 1 and results["test_side_one_passed"].passed
+    assert results["test_side_none_passed"].points == 0
+    assert "test_default or test_both_failed must pass first" in results["test_side_none_passed"].message
 
 
 @pytest.mark.parametrize(
@@ -470,3 +537,54 @@ def test_labels_never_minus_100_are_named_as_such_not_as_a_selection_gone_wrong(
         assert "no label is -100" in check.message or check.message.startswith("This property holds"), (
             f"{check.name}: {check.message}"
         )
+
+
+def test_a_wrong_default_choice_of_layers_costs_only_the_checks_of_that_choice(graded):
+    """halve_layers that keeps the layers asked for does its job: a student_layer_indices that keeps
+    floor(n / 2) layers costs its own checks and the default-layers check (7 points), not every check that
+    leaves the layers out (was 18: the side checks waited for the default-layers check)."""
+    failed = {
+        c.name for c in graded["ex3-floor-half-for-odd-counts"].checks if c.exercise == "ex3" and not c.passed
+    }
+    assert failed == {
+        "test_student_layer_indices_keep_every_other_layer_from_zero",
+        "test_student_layer_indices_rejects_fewer_than_one_layer",
+        "test_halve_layers_keeps_every_other_teacher_layer",
+    }, _failures(graded["ex3-floor-half-for-odd-counts"])
+
+
+def test_a_config_left_at_the_teachers_count_costs_only_the_config_checks(graded):
+    """The student comes back as it is (its layers, its config's count): the layers, the weights, the
+    head and the teacher are all right and keep their points (was 4/20: every call was refused)."""
+    result = graded["ex3-config-not-updated"]
+    failed = {c.name for c in result.checks if c.exercise == "ex3" and not c.passed}
+    assert (
+        failed
+        <= {
+            "test_halve_layers_updates_num_hidden_layers",
+            "test_halve_layers_works_on_transformers_models",
+        }
+        and "test_halve_layers_updates_num_hidden_layers" in failed
+    ), _failures(result)
+
+
+@pytest.mark.parametrize("student", ["ex4-hollow-masks-everything", "ex4-hollow-masks-nothing"])
+def test_a_hollow_maskers_messages_name_no_slip_its_outputs_do_not_show(graded, student):
+    """Selecting everything or nothing is not 15% of all positions, an excluded largest id, 'random'
+    drawn among the rest, or reseeding: none of those hints may appear; what was seen is said instead."""
+    messages = " ".join(c.message for c in graded[student].checks if c.exercise == "ex4" and not c.passed)
+    for hint in (
+        "15% of all positions including",
+        "vocab_size - 1 would never be drawn",
+        "Drawing 'random'",
+        "do not reseed",
+        "does not depend on the generator",
+    ):
+        assert hint not in messages, f"{student}: {hint!r} in {messages}"
+    seen = (
+        "Every non-special token was selected"
+        if "everything" in student
+        else "no non-special position was selected"
+    )
+    assert seen in messages, messages
+    assert "nothing was drawn at all" in messages, messages

@@ -104,10 +104,9 @@ def halve(halve_layers, model: nn.Module, *args, arguments: bool = False, **kwar
                 "in the teacher: the pooler (when the teacher has one) is copied, not dropped."
             )
         fail(
-            f"Called {call}: the model that came back, or the teacher after the call, holds a different "
-            f"number of layers than its config.num_hidden_layers says ({first_line}). Set "
-            "num_hidden_layers on the student's own copy of the config, and leave the teacher and its "
-            "config as they were."
+            f"Called {call} and the model that came back does not fit its own config ({first_line}). "
+            "Copy the whole teacher (copy.deepcopy) and change only its encoder layers and "
+            "config.num_hidden_layers."
         )
     if type(result.value) is not type(model):
         fail(
@@ -157,6 +156,30 @@ def check_layers(
             f"Called {call} and student layer {position} holds teacher layer {holds}; expected teacher layer "
             f"{wanted} ({choice}: {expected})."
         )
+
+
+def check_default_layers(model: nn.Module, result: protocol.CallResult, student_layer_indices) -> None:
+    """:func:`check_layers` for ``halve_layers(model)`` (layers left out): every other teacher layer, or
+    else the layers the submission's own ``student_layer_indices`` gives, which the contract makes the
+    default (a wrong choice there costs the checks of ``student_layer_indices`` and the default-layers
+    check, not every check that leaves the layers out)."""
+    config: Any = model.config
+    count = config.num_hidden_layers
+    expected = list(range(0, count, 2))
+    try:
+        check_layers(model, result, None, expected)
+    except AssertionError as wrong:
+        try:
+            own = student_layer_indices(count)
+        except protocol.SubmissionError:
+            raise wrong from None
+        plain = type(own) is list and all(type(index) is int for index in own)
+        if not plain or own == expected or len(own) >= count:  # keeping every layer is no choice at all
+            raise wrong from None
+        try:
+            check_layers(model, result, None, own)
+        except AssertionError:
+            raise wrong from None
 
 
 def check_inner_config(call: str, student: nn.Module, expected: int) -> None:

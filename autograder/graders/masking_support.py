@@ -162,6 +162,19 @@ def labels_only_at_mask(ids, masked, labels) -> str:
     )
 
 
+def nothing_drawn(ids, labels) -> bool:
+    """Every non-special position got the same kind of label (all selected, or none): no selection was
+    drawn at all, so a mask that never changes says nothing about the generator or reseeding."""
+    selected = (labels != -100)[~torch.isin(ids, torch.tensor(NEVER_SELECTED))]
+    return bool(selected.all()) or not bool(selected.any())
+
+
+NOTHING_DRAWN = (
+    "every non-special position got the same kind of label with both {} (all selected or none), so "
+    "nothing was drawn at all: select each position on its own with probability mlm_probability"
+)
+
+
 def outcome_rates(ids, masked, labels):
     """What became of the non-special positions: how many were selected, and of those the shares made
     [MASK], a random id or left unchanged. Special tokens a masker selected are left to the check about

@@ -13,12 +13,14 @@ from torch import nn
 
 from autograder.graders.layers_support import (
     INDICES,
+    check_default_layers,
     check_inner_config,
     check_layers,
     halve,
     halve_call,
     hf_teacher,
     layer_prefix,
+    layers_by_index,
     teacher,
 )
 from autograder.graders.support import (
@@ -86,6 +88,14 @@ warm_up(
 warm_up(lambda: (hf_teacher(4, seed=15), hf_teacher(3, masked_lm=True, seed=15)), needs=("transformers",))
 
 
+# halve_layers does its job when it keeps the right layers, by default or as asked (a wrong default can
+# come from student_layer_indices alone, which its own checks charge for).
+HALVE_LAYERS_DOES_ITS_JOB = (
+    "test_halve_layers_keeps_every_other_teacher_layer",
+    "test_halve_layers_keeps_the_layers_asked_for",
+)
+
+
 @pytest.mark.points(3)
 def test_student_layer_indices_keep_every_other_layer_from_zero(student_layer_indices):
     for count in (12, 6, 5, 7, 2, 1):
@@ -140,7 +150,11 @@ def test_halve_layers_keeps_the_layers_asked_for(halved):
 
 
 @pytest.mark.points(2)
-@pytest.mark.requires("test_halve_layers_keeps_every_other_teacher_layer")
+@pytest.mark.requires(
+    "test_halve_layers_keeps_every_other_teacher_layer",
+    "test_halve_layers_keeps_the_layers_asked_for",
+    any_of=True,
+)
 def test_halve_layers_copies_every_other_weight(halved):
     for model, result in (halved(4, seed=6), halved(3, seed=7, type_vocab_size=0, use_pooler=False)):
         call = halve_call(model)
@@ -169,7 +183,11 @@ def test_halve_layers_copies_every_other_weight(halved):
 
 
 @pytest.mark.points(2)
-@pytest.mark.requires("test_halve_layers_keeps_every_other_teacher_layer")
+@pytest.mark.requires(
+    "test_halve_layers_keeps_every_other_teacher_layer",
+    "test_halve_layers_keeps_the_layers_asked_for",
+    any_of=True,
+)
 def test_halve_layers_updates_num_hidden_layers(halved):
     for model, result in (
         halved(5, seed=2),
@@ -178,11 +196,16 @@ def test_halve_layers_updates_num_hidden_layers(halved):
     ):
         call = halve_call(model)
         student = result.value
-        expected = len(range(0, model.config.num_hidden_layers, 2))
+        expected = len(layers_by_index(student.state_dict(), layer_prefix(model)))
         if student.config.num_hidden_layers != expected:
             fail(
                 f"Called {call} and the student's config.num_hidden_layers is "
-                f"{student.config.num_hidden_layers}; expected {expected}, the number of layers it holds."
+                f"{student.config.num_hidden_layers}; expected {expected}, the number of layers it holds"
+                + (
+                    " (the teacher's count: update the student's config)."
+                    if student.config.num_hidden_layers == model.config.num_hidden_layers
+                    else "."
+                )
             )
         check_inner_config(call, student, expected)
 
@@ -192,7 +215,11 @@ UNTOUCHED = ((4, {"seed": 6}), (5, {"masked_lm": True, "seed": 13}))
 
 
 @pytest.mark.points(2)
-@pytest.mark.requires("test_halve_layers_keeps_every_other_teacher_layer")
+@pytest.mark.requires(
+    "test_halve_layers_keeps_every_other_teacher_layer",
+    "test_halve_layers_keeps_the_layers_asked_for",
+    any_of=True,
+)
 def test_halve_layers_leaves_the_teacher_untouched(halved):
     for model, result in (halved(count, **spec) for count, spec in UNTOUCHED):
         before = model.state_dict()  # the worker got a copy: this one is the teacher as it was sent
@@ -222,7 +249,11 @@ def test_halve_layers_leaves_the_teacher_untouched(halved):
 
 
 @pytest.mark.points(1)
-@pytest.mark.requires("test_halve_layers_keeps_every_other_teacher_layer")
+@pytest.mark.requires(
+    "test_halve_layers_keeps_every_other_teacher_layer",
+    "test_halve_layers_keeps_the_layers_asked_for",
+    any_of=True,
+)
 def test_halve_layers_shares_no_parameter_with_the_teacher(halved):
     for model, result in (halved(4, seed=6), halved(5, masked_lm=True, seed=13)):
         if result.shares_memory:
@@ -248,10 +279,10 @@ def test_halve_layers_shares_no_parameter_with_the_teacher(halved):
 
 
 @pytest.mark.points(2)
-def test_halve_layers_on_masked_lm_copies_the_head_and_keeps_it_tied(halved):
+def test_halve_layers_on_masked_lm_copies_the_head_and_keeps_it_tied(halved, student_layer_indices):
     model, result = halved(5, masked_lm=True, seed=13)
     call = halve_call(model)
-    check_layers(model, result, None, [0, 2, 4])
+    check_default_layers(model, result, student_layer_indices)
     student = result.value
     teacher_state, student_state = model.state_dict(), student.state_dict()
     different = [
@@ -272,7 +303,11 @@ def test_halve_layers_on_masked_lm_copies_the_head_and_keeps_it_tied(halved):
 
 
 @pytest.mark.points(1)
-@pytest.mark.requires("test_halve_layers_keeps_every_other_teacher_layer")
+@pytest.mark.requires(
+    "test_halve_layers_keeps_every_other_teacher_layer",
+    "test_halve_layers_keeps_the_layers_asked_for",
+    any_of=True,
+)
 def test_halve_layers_rejects_empty_or_out_of_range_layers(halve_layers):
     model = teacher(2, seed=14)
     problems = []
@@ -293,11 +328,11 @@ def test_halve_layers_rejects_empty_or_out_of_range_layers(halve_layers):
 
 @pytest.mark.points(1)
 @pytest.mark.needs("transformers")
-def test_halve_layers_works_on_transformers_models(halved):
+def test_halve_layers_works_on_transformers_models(halved, student_layer_indices):
     for masked_lm, count in ((False, 4), (True, 3)):
         try:
             model, result = halved(count, hf=True, masked_lm=masked_lm, seed=15)
-            check_layers(model, result, None, list(range(0, count, 2)))
+            check_default_layers(model, result, student_layer_indices)
             student = result.value
         except protocol.SubmissionRaised as raised:
             model = hf_teacher(count, masked_lm=masked_lm, seed=15)
@@ -313,9 +348,10 @@ def test_halve_layers_works_on_transformers_models(halved):
                 "teacher.encoder.layer, teacher.config), so reach the layers by attribute rather than by "
                 "isinstance checks on this package's classes."
             )
-        if student.config.num_hidden_layers != len(range(0, count, 2)):
+        held = len(layers_by_index(student.state_dict(), layer_prefix(model)))
+        if student.config.num_hidden_layers != held:
             fail(
                 f"Called {halve_call(model)} and the student's config.num_hidden_layers is "
-                f"{student.config.num_hidden_layers}; expected {len(range(0, count, 2))}."
+                f"{student.config.num_hidden_layers}; expected {held}, the number of layers it holds."
             )
-        check_inner_config(halve_call(model), student, len(range(0, count, 2)))
+        check_inner_config(halve_call(model), student, held)

@@ -12,6 +12,7 @@ import torch
 from autograder.graders.masking_support import (
     MASK_ID,
     NEVER_SELECTED,
+    NOTHING_DRAWN,
     RECIPE,
     SLACK,
     VOCAB_SIZE,
@@ -22,6 +23,7 @@ from autograder.graders.masking_support import (
     labels_only_at_mask,
     make,
     mask,
+    nothing_drawn,
     ordinary_ids,
     outcome_rates,
     settings_text,
@@ -57,10 +59,15 @@ def test_masker_selection_rate_matches_mlm_probability(masker_class):
     rates = outcome_rates(ids, masked, labels)
     everything = rates["selected"] / ids.numel()
     hint = labels_only_at_mask(ids, masked, labels)
-    if not hint and abs(everything - 0.15) < abs(rates["selection"] - 0.15):
+    if not hint and abs(everything - 0.15) <= tolerance(ids.numel()) + SLACK:
         hint = (
             "That looks like 15% of all positions including the special ones: draw over the non-special "
             "positions only (each one with probability mlm_probability)."
+        )
+    if not hint and rates["selected"] == rates["candidates"]:
+        hint = (
+            "Every non-special token was selected: select each one on its own with probability "
+            "mlm_probability (torch.bernoulli, or torch.rand(...) < mlm_probability)."
         )
     check_rate(
         rates["selection"],
@@ -137,9 +144,17 @@ def test_masker_replaces_selected_tokens_80_10_10(masker_class):
     check_consistency(ids, masked, labels, call, specials=False)
     rates = outcome_rates(ids, masked, labels)
     n = rates["selected"]
+    if not n:
+        fail(
+            f"Called {call} and no non-special position was selected (their labels are all -100): there "
+            "are no selected tokens to split 80% [MASK], 10% random, 10% unchanged."
+        )
     observed = torch.tensor([rates["mask"], rates["random"], rates["unchanged"]], dtype=torch.float64)
     slip = labels_only_at_mask(ids, masked, labels)
-    slip = slip or diagnose(observed, replacement_mistakes(0.8, 0.1), atol=tolerance(n) + SLACK)
+    right = torch.tensor([0.8, 0.1, 0.1], dtype=torch.float64)
+    slip = slip or diagnose(
+        observed, replacement_mistakes(0.8, 0.1), expected=right, atol=tolerance(n) + SLACK
+    )
     if slip:
         fail(
             f"Called {call}: {rates['mask']:.1%} of the selected tokens became [MASK], {rates['random']:.1%} "
@@ -231,6 +246,7 @@ def test_masker_can_draw_every_eligible_id(masker_class):
         f"{ids.numel()} draws, {int((masked != ids).sum())} of them changed the id; the ids in masked_ids: "
         f"{sorted(drawn)}" + (f", never drawn: {never}" if never else "")
     )
+    as_mask = int((masked == mask_id).sum())
     unlabelled = int((labels == -100).sum())
     if unlabelled:
         slip = ""
@@ -243,13 +259,19 @@ def test_masker_can_draw_every_eligible_id(masker_class):
             f"Called {call}: {unlabelled} of the {ids.numel()} ordinary positions have the label -100 "
             f"({draws}); with mlm_probability=1.0 every ordinary token is selected and labelled.{slip}"
         )
+    if never and as_mask:
+        fail(
+            f"Called {call}: {draws}; {as_mask} became [MASK] although mask_replace_prob=0.0. With "
+            "random_replace_prob=1.0 every selected token becomes a random id: use the probabilities the "
+            "masker was given."
+        )
     if never:
         fail(
             f"Called {call}: {draws}. Every id from 4 to {vocab - 1} should come up. Draw from the whole "
             "vocabulary, torch.randint(vocab_size, ...)"
             + (
                 ": its upper bound is excluded already, so vocab_size - 1 would never be drawn."
-                if vocab - 1 in never
+                if never == [vocab - 1]
                 else "."
             )
         )
@@ -321,6 +343,8 @@ def test_masker_draws_a_new_mask_on_every_call(masker_class):
     for _, labels, call in (first, third):
         check_some_labels_left_out(labels, call)
     for a, b in ((first, second), (third, fourth)):
+        if torch.equal(a[1], b[1]) and nothing_drawn(ids, a[1]):
+            fail(f"Called {b[2]} twice and got the same mask both times: {NOTHING_DRAWN.format('calls')}.")
         if torch.equal(a[1], b[1]):
             fail(
                 f"Called {b[2]} twice and got the same mask both times. RoBERTa's dynamic masking draws a "
@@ -347,12 +371,8 @@ def test_masker_same_seed_gives_the_same_mask(masker_class):
             )
     other_seed = mask(masker, ids, seed=6)
     if torch.equal(first[1], other_seed[1]):
-        selected = first[1] != -100
-        if bool(selected.all()) or not bool(selected.any()):
-            why = (
-                "every position got the same kind of label with both seeds (all selected or none), so "
-                "nothing was drawn at all"
-            )
+        if nothing_drawn(ids, first[1]):
+            why = NOTHING_DRAWN.format("seeds")
         elif not torch.equal(mask(make(masker_class), ids, seed=6)[1], first[1]):
             why = (
                 "a new masker given seed 6 draws another mask, so this masker kept its mask from the call "

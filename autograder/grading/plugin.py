@@ -7,7 +7,8 @@ is loud: :class:`GraderBug`).
 What earns points: a check of a side property (input unchanged, bad arguments rejected, teacher
 untouched, ...) carries ``@pytest.mark.requires("test_core_check", ...)``, naming checks of the same
 exercise that establish that the function does its job. Its points count only when every check it
-requires passed too; otherwise it scores 0 and says which check it waits for. A function that validates
+requires passed too (with ``any_of=True``: one of them, for a function whose job shows in either of two
+ways); otherwise it scores 0 and says which check it waits for. A function that validates
 its arguments and then returns its input, a constant, or raises on every call earns nothing. The rule
 lives here, once: required checks must come earlier in the same run (pytest runs a file top to bottom).
 
@@ -135,6 +136,8 @@ class ChecksPlugin:
         self._done: set[str] = set()
         # (exercise, check name) -> the checks of the same exercise it requires (@pytest.mark.requires)
         self.requires: dict[tuple[str, str], tuple[str, ...]] = {}
+        # the checks of self.requires that need only one of the checks they name (any_of=True)
+        self.any_of: set[tuple[str, str]] = set()
         self._outcomes: dict[tuple[str, str], CheckResult] = {}
 
     @pytest.hookimpl(tryfirst=True)
@@ -176,7 +179,12 @@ class ChecksPlugin:
                         "other checks"
                     )
                     continue
+                if set(requires.kwargs) - {"any_of"}:
+                    self.collection_errors.append(f"{item.nodeid}: @pytest.mark.requires takes only any_of=")
+                    continue
                 self.requires[(exercise, item.name)] = tuple(requires.args)
+                if requires.kwargs.get("any_of"):
+                    self.any_of.add((exercise, item.name))
             self.plan.append(check)
             self._by_nodeid[item.nodeid] = check
             totals[exercise] += check.max_points
@@ -218,12 +226,15 @@ class ChecksPlugin:
             if (result.exercise, name) in self._outcomes
             and not self._outcomes[(result.exercise, name)].passed
         ]
+        either = (result.exercise, result.name) in self.any_of
+        if either and len(waiting) < len(required):
+            waiting = []  # one of them passed (or did not run)
         if result.passed and waiting:
             result.points, result.passed = 0.0, False
             result.message = (
                 f"This property holds, but its points count only once the function does its job: "
-                f"{', '.join(waiting)} must pass first (a function that checks its arguments and then "
-                "returns its input, a constant or nothing useful earns no points)."
+                f"{(' or ' if either else ', ').join(waiting)} must pass first (a function that checks its "
+                "arguments and then returns its input, a constant or nothing useful earns no points)."
             )
 
     @pytest.hookimpl(tryfirst=True, specname="pytest_runtest_makereport")

@@ -27,6 +27,8 @@ from autograder.wire.models import (
     _load_state,
     _resolve_class,
     _set_inner_layers,
+    keep_sent_layer_count,
+    layers_held,
 )
 
 
@@ -143,12 +145,23 @@ class _Decoder:
         frozen = _typed(tree, "frozen", list)
         training = _typed(tree, "training", bool)
         inner_layers = self.inner_layers(tree, key, device)
+        # A model whose encoder holds another number of layers than its config says (the config not
+        # updated) is rebuilt as it was: with the layers it holds, its config saying what it said.
+        build = dict(init)
+        held = layers_held(key, state) if device != "meta" else None
+        said = init.get("num_hidden_layers")
+        if held is not None and type(said) is int and held != said:
+            build["num_hidden_layers"] = held
+            if self.allow is not None:
+                self.allow.check(key, build, device)
         if self.deadline is not None and time.monotonic() >= self.deadline:
             raise CallTimedOut("its reply could not be read within the call's time limit (a model too big?)")
         try:
-            module = _build_model(key, dict(init), device)
+            module = _build_model(key, build, device)
             if device != "meta":
                 _load_state(module, key, state)
+            if build != init:
+                keep_sent_layer_count(module, said)
         except MemoryError:
             raise
         except RuntimeError as exc:  # from torch: a state that does not fit the class and config

@@ -89,6 +89,15 @@ class ProtocolError(Exception):
     """A message that does not follow the protocol (a worker that lies or breaks the framing)."""
 
 
+class ModelClassRefused(ProtocolError):
+    """A reply holds a model of a class no model sent had (``class_name``: the class, as a learner
+    would name it: ``BertModel``, ``transformers' BertModel``)."""
+
+    def __init__(self, message: str, *, class_name: str):
+        super().__init__(message)
+        self.class_name = class_name
+
+
 ERRORS_BY_KIND: dict[str, type[SubmissionError]] = {
     cls.kind: cls
     for cls in (

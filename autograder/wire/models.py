@@ -11,6 +11,7 @@ import contextlib
 import copy
 import dataclasses
 import importlib
+import re
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ import torch
 from torch import nn
 
 from autograder.wire import frame
-from autograder.wire.errors import ProtocolError
+from autograder.wire.errors import ModelClassRefused, ProtocolError
 from autograder.wire.templates import TEMPLATES
 
 # --------------------------------------------------------------------------------------------------
@@ -217,7 +218,11 @@ class ModelAllowance:
         """Raises ProtocolError unless a model of ``key`` with ``init`` on ``device`` may come back."""
         if key not in self.ceilings:
             sent = ", ".join(sorted(self.ceilings)) or "none"
-            raise ProtocolError(f"a model of class {key!r} in the reply (models sent: {sent})")
+            family, _, name = key.partition(".")
+            raise ModelClassRefused(
+                f"a model of class {key!r} in the reply (models sent: {sent})",
+                class_name=f"transformers.{name}" if family == "hf" else name,
+            )
         if device not in self.devices:
             sent_on = sorted(self.devices)
             raise ProtocolError(f"a model on {device!r} in the reply; models were sent on {sent_on}")
@@ -289,6 +294,32 @@ def _load_state(module: nn.Module, key: str, state: dict[str, torch.Tensor]) -> 
                 tensor.data = value
             else:
                 tensor.copy_(value)
+
+
+_LAYER_KEY = re.compile(r"(?:bert\.)?encoder\.layer\.(\d{1,6})\.")
+
+
+def layers_held(key: str, state: dict[str, Any]) -> int | None:
+    """How many encoder layers a BERT's state dict holds (layers 0 to n - 1, each named), or None for
+    a model of another family or layers that are not numbered from 0 without a gap (the state then does
+    not fit any config: ``load_state_dict`` says so)."""
+    if key.partition(".")[0] not in ("given", "hf"):
+        return None
+    indices = {int(match.group(1)) for name in state if (match := _LAYER_KEY.match(name))}
+    return len(indices) if indices == set(range(len(indices))) else None
+
+
+def keep_sent_layer_count(module: nn.Module, layers: int) -> None:
+    """Make a model rebuilt with the layers its state holds say ``layers`` in every config of its own,
+    as the one sent did (an inner config that said otherwise crosses apart: ``inner_layers``)."""
+    copies: dict[int, Any] = {}
+    for submodule in module.modules():
+        config: Any = getattr(submodule, "config", None)
+        if hasattr(config, "num_hidden_layers"):
+            if id(config) not in copies:
+                copies[id(config)] = copy.copy(config)
+                copies[id(config)].num_hidden_layers = layers
+            submodule.config = copies[id(config)]
 
 
 def _set_inner_layers(module: nn.Module, counts: dict[str, int]) -> None:
