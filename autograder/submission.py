@@ -77,8 +77,9 @@ class Callable_:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         result = self.call(*args, **kwargs)
-        if result.handle is not None:
-            return Callable_(self._connection, self._exercise, result.handle, f"{self._name}(...)")
+        if result.handle is not None:  # an instance, named by the call that made it (in later messages)
+            made_by = checking.call_text(self._name, args, kwargs, describe)
+            return Callable_(self._connection, self._exercise, result.handle, made_by)
         return result.value
 
     def call(self, *args: Any, backward: Any = None, arguments: bool = False, **kwargs: Any) -> CallResult:

@@ -358,6 +358,8 @@ def test_a_side_check_that_requires_any_of_two_checks_needs_only_one_to_pass(tmp
     assert results["test_side_one_passed"].points == 1 and results["test_side_one_passed"].passed
     assert results["test_side_none_passed"].points == 0
     assert "test_default or test_both_failed must pass first" in results["test_side_none_passed"].message
+    # the rule is said as the rule: the code it holds back is not called hollow
+    assert "a function that checks its arguments" not in results["test_side_none_passed"].message
 
 
 @pytest.mark.parametrize(
@@ -588,3 +590,39 @@ def test_a_hollow_maskers_messages_name_no_slip_its_outputs_do_not_show(graded, 
     )
     assert seen in messages, messages
     assert "nothing was drawn at all" in messages, messages
+    if "nothing" in student:
+        assert "a fixed number per row" not in messages and "No position was selected in any row" in messages
+        assert "mlm_probability=0.5) and nothing was selected" in messages, messages  # the masker as made
+
+
+@pytest.mark.parametrize(
+    ("student", "says", "never"),
+    [
+        (
+            "ex4-no-unchanged-case",
+            "selected tokens were replaced (",  # with mask and random at 0, what the masker did instead
+            "but every one left unchanged",  # read as what was seen, it was the opposite
+        ),
+        (
+            "ex4-random-excludes-largest",
+            "never drawn: [7]",
+            "although mask_replace_prob=0.0",  # random ids that land on the mask id are not [MASK]
+        ),
+        (
+            "ex3-teacher-cut-in-place",
+            "afterwards the teacher had changed: it holds",
+            "the student needs its own copy of the config",  # the student had one: the teacher was cut
+        ),
+        (
+            "ex4-zero-division",
+            "Called DynamicMasker(vocab_size=1000, mask_token_id=103",  # the masker that raised, as made
+            "DynamicMasker(...)(",
+        ),
+    ],
+)
+def test_a_wrong_submissions_message_says_what_its_code_did(graded, student, says, never):
+    """Found by an outsider's submissions: each message below blamed something the code did not do, or
+    hid the arguments that made it fail."""
+    messages = " ".join(c.message for c in graded[student].checks if not c.passed)
+    assert says in messages, messages
+    assert never not in messages, messages

@@ -227,18 +227,25 @@ def test_halve_layers_leaves_the_teacher_untouched(halved):
         call = halve_call(model)
         after = result.args[0]  # a protocol.SentModel: the teacher's config fields and state dict
         layers_after = after.config.get("num_hidden_layers")
-        if layers_after != config_before.num_hidden_layers:
-            fail(
-                f"Called {call} and afterwards the teacher's config.num_hidden_layers is "
-                f"{layers_after}, not {config_before.num_hidden_layers}: the student needs "
-                "its own copy of the config (copy.deepcopy)."
-            )
         after_state = after.state
-        if after_state.keys() != before.keys():
+        prefix = layer_prefix(model)
+        held_before, held_after = (len(layers_by_index(state, prefix)) for state in (before, after_state))
+        changes = []
+        if held_after != held_before:
+            changes.append(
+                f"it holds {held_after} layers, not {held_before} (its encoder.layer was replaced)"
+            )
+        if layers_after != config_before.num_hidden_layers:
+            changes.append(
+                f"its config.num_hidden_layers is {layers_after}, not {config_before.num_hidden_layers}"
+            )
+        if not changes and after_state.keys() != before.keys():
+            changes.append(f"it has other weights ({len(after_state)} tensors instead of {len(before)})")
+        if changes:
             fail(
-                f"Called {call} and afterwards the teacher has different weights ({len(after_state)} "
-                f"tensors instead of {len(before)}): layers were removed from the teacher itself. Work on a "
-                "copy."
+                f"Called {call} and afterwards the teacher had changed: {', and '.join(changes)}. Leave the "
+                "teacher exactly as it was: deep-copy it first (copy.deepcopy: a shallow copy.copy shares "
+                "its modules and config), then change only the copy."
             )
         changed = [name for name, tensor in before.items() if not torch.equal(after_state[name], tensor)]
         if changed:

@@ -233,8 +233,8 @@ class ChecksPlugin:
             result.points, result.passed = 0.0, False
             result.message = (
                 f"This property holds, but its points count only once the function does its job: "
-                f"{(' or ' if either else ', ').join(waiting)} must pass first (a function that checks its "
-                "arguments and then returns its input, a constant or nothing useful earns no points)."
+                f"{(' or ' if either else ', ').join(waiting)} must pass first (the course's rule, so that "
+                "code which only checks its arguments, or returns its input or a constant, earns nothing)."
             )
 
     @pytest.hookimpl(tryfirst=True, specname="pytest_runtest_makereport")
