@@ -614,6 +614,16 @@ def test_a_hollow_maskers_messages_name_no_slip_its_outputs_do_not_show(graded, 
             "the student needs its own copy of the config",  # the student had one: the teacher was cut
         ),
         (
+            "ex2-no-temperature-squared",  # distillation_loss lacks T**2; student_loss uses it as it is
+            "The soft term lacks its T**2",
+            "distillation_loss already includes T**2: use it as it is",
+        ),
+        (
+            "ex5-breakdown-forgets-own-parameters",
+            'go under the key ""',
+            "': '",  # the learner's ints shown as quoted strings ('2,400') beside the expected ints
+        ),
+        (
             "ex4-zero-division",
             "Called DynamicMasker(vocab_size=1000, mask_token_id=103",  # the masker that raised, as made
             "DynamicMasker(...)(",
@@ -626,3 +636,15 @@ def test_a_wrong_submissions_message_says_what_its_code_did(graded, student, say
     messages = " ".join(c.message for c in graded[student].checks if not c.passed)
     assert says in messages, messages
     assert never not in messages, messages
+
+
+def test_a_config_stand_in_is_named_as_the_config_it_stands_for_in_a_call_that_raised():
+    """The graders send configs as small modules (zoo.BertShape); a learner has never seen that name."""
+    from autograder.submission import describe
+
+    assert describe(zoo.BertShape()) == "BertConfig(hidden_size=768, ...)"
+    assert (
+        describe(zoo.TransformersConfigShape(hidden_size=64))
+        == "transformers.BertConfig(hidden_size=64, ...)"
+    )
+    assert describe(zoo.HeldByModelAndChild(hidden_size=5)) == "HeldByModelAndChild()"

@@ -120,8 +120,7 @@ def check_breakdown(
     if value != expected:
         slip = diagnose(value, breakdown_mistakes(model), expected=expected)
         if slip:
-            shown = {key: f"{number:,}" for key, number in value.items()}
-            fail(f"Called {call} and got {shown}; expected {expected}. {slip}")
+            fail(f"Called {call} and got {value}; expected {expected}. {slip}")
     unknown = sorted(set(value) - set(expected))
     if unknown == [""]:
         fail(

@@ -27,6 +27,7 @@ __all__ = [
     "check_tensor",
     "describe",
     "describe_call",
+    "expect_accepted",
     "expect_exact_type",
     "expect_scalar_tensor",
     "expect_value_error",
@@ -187,3 +188,25 @@ def expect_value_error(
             f"Called {call} and it returned a broken model instead of raising; expected a ValueError ({why})."
         )
     return f"Called {call} and got {describe(value)}; expected a ValueError ({why})."
+
+
+def expect_accepted(
+    function: Callable[..., Any], *args: Any, call: str, expected: Tensor, why: str, **kwargs: Any
+) -> str | None:
+    """Call the submission with valid arguments that a too strict check may refuse (an int where a
+    number is asked for); return a failure sentence unless it gives ``expected`` (to 1e-5), else None.
+
+    Args:
+        why: what makes the arguments valid, e.g. ``"2 is a positive finite number"``.
+    """
+    try:
+        value = function(*args, **kwargs)
+    except values.SubmissionRaised as raised:
+        return f"Called {call} and it raised {raised.message}; expected an answer ({why})."
+    if (
+        type(value) is not torch.Tensor
+        or value.shape != expected.shape
+        or not torch.allclose(value.detach().double(), expected.double(), rtol=1e-5, atol=1e-7)
+    ):
+        return f"Called {call} and got {describe(value)}, not the answer it gives with a float ({why})."
+    return None

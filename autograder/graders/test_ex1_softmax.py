@@ -13,7 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from autograder.graders.support import check_tensor, describe_call, expect_value_error, fail
+from autograder.graders.support import check_tensor, describe_call, expect_accepted, expect_value_error, fail
 from solutions.support.diagnosis import Candidate, diagnose, explain, softmax_mistakes
 
 NAME = "softmax_with_temperature"
@@ -160,7 +160,8 @@ def test_softmax_gradient_matches_torch(softmax):
         fail(
             f"Called {call} on logits with requires_grad=True and the result is cut off from the autograd "
             "graph, so no gradient reaches the logits. Stay in torch: no .detach() on the result, no "
-            ".item(), numpy, math.exp or torch.tensor(...) rebuilding values."
+            "torch.no_grad() around the computation, no .item(), numpy, math.exp or torch.tensor(...) "
+            "rebuilding values."
         )
     reference_logits = logits.clone().requires_grad_()
     (F.softmax(reference_logits / temperature, -1) * upstream).sum().backward()
@@ -198,6 +199,15 @@ def test_softmax_rejects_bad_temperatures(softmax):
     ):
         call = describe_call(NAME, logits, temperature=temperature)
         problem = expect_value_error(softmax, logits, temperature=temperature, call=call, why=why)
+        if problem:
+            problems.append(problem)
+    for temperature in (2, 1):  # ints are positive finite numbers too: a check for float refuses them
+        call = describe_call(NAME, logits, temperature=temperature)
+        why = f"{temperature} is a positive finite number; an int is a number too"
+        expected = F.softmax(logits / temperature, -1)
+        problem = expect_accepted(
+            softmax, logits, temperature=temperature, call=call, expected=expected, why=why
+        )
         if problem:
             problems.append(problem)
     if problems:

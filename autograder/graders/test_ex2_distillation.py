@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from autograder.graders.support import (
     check_tensor,
     describe_call,
+    expect_accepted,
     expect_scalar_tensor,
     expect_value_error,
     fail,
@@ -384,5 +385,29 @@ def test_losses_reject_bad_arguments(distillation_loss, student_loss):
         problem = expect_value_error(function, *args, call=call, why=why, **kwargs)
         if problem:
             problems.append(problem)
+    # Ints are numbers too: a check for float refuses temperature=2 or alpha=1.
+    refused = []
+    accepted = [
+        (distillation_loss, LOSS, (student, teacher), {"temperature": 2}, reference(student, teacher, 2.0)),
+        (
+            student_loss,
+            STUDENT,
+            (student, teacher, labels),
+            {"temperature": 3, "alpha": 1},
+            student_reference(student, teacher, labels, 3.0, 1.0),
+        ),
+    ]
+    for function, name, args, kwargs, expected in accepted:
+        call = describe_call(name, *args, **kwargs)
+        why = "an int temperature or alpha is a number in range too"
+        problem = expect_accepted(function, *args, call=call, expected=expected, why=why, **kwargs)
+        if problem:
+            refused.append(problem)
     if problems:
         fail(" ".join(problems[:4]) + " Check the arguments first and raise ValueError naming the problem.")
+    if refused:
+        fail(
+            " ".join(refused)
+            + " Accept every number in range, whatever its type (math.isfinite(T) and T > 0, and "
+            "0 <= alpha <= 1)."
+        )

@@ -199,8 +199,8 @@ def test_parameter_breakdown_puts_direct_parameters_under_empty_key(parameter_br
             f'Called {call} and got {value[""]:,} under the key ""; expected {expected[""]:,}. The model '
             f"holds scale ({shared:,}) itself, and its child norm holds it too (norm.weight is "
             'scale): a shared parameter goes under the first child that holds it, and "" keeps only the '
-            "parameters no child holds. named_parameters() lists the model's own first, so splitting its "
-            'names by prefix puts scale under "".'
+            "parameters no child holds (model.parameters(recurse=False) and named_parameters() both list "
+            "scale as the model's own: leave out what a child holds)."
         )
     check_breakdown(call, value, expected, true_count(model), model)
 

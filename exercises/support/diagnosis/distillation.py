@@ -196,7 +196,9 @@ def student_loss_mistakes(
         ),
         Candidate(
             alpha * soft / t**2 + (1 - alpha) * hard,
-            "distillation_loss already includes T**2: use it as it is in the weighted sum.",
+            "The soft term lacks its T**2: distillation_loss returns the KL already multiplied by T**2, "
+            "and student_loss uses it as it is (no T**2 in distillation_loss, or a division by T**2 here, "
+            "gives this).",
         ),
         Candidate(
             soft + hard, "It is a weighted average: alpha * soft + (1 - alpha) * hard, not the plain sum."

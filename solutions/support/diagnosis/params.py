@@ -154,7 +154,9 @@ def formula_mistakes(config: Any) -> list[Candidate]:
         Candidate(
             right - layers * 4 * h,
             "Each layer is 4H short: its two LayerNorms (2H each), or the attention biases (query, key, "
-            "value, output: 4H), were left out. One layer is 4H^2 + 2HI + 9H + I.",
+            "value, output: 4H)"
+            + (", or the feed-forward's first bias (I, which is 4H here)" if i == 4 * h else "")
+            + ", were left out. One layer is 4H^2 + 2HI + 9H + I.",
         ),
         Candidate(
             right - 2 * h,
@@ -183,6 +185,10 @@ def formula_mistakes(config: Any) -> list[Candidate]:
             right - layers * (4 * h + i + h),
             "The layers' biases were left out: 4H for query, key, value and output, I and H for the "
             "feed-forward pair.",
+        ),
+        Candidate(
+            right - layers * i if i != 4 * h else None,
+            "Each layer is I short: the feed-forward's first bias (H -> I adds I biases) was left out.",
         ),
         Candidate(
             right - layers * (i + h),
