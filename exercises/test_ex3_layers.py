@@ -62,7 +62,10 @@ def test_halve_layers_copies_the_chosen_teacher_layers_and_everything_else(layer
     teacher_count = len(teacher_layers)
     student = halve_layers(teacher, layers)
     kept = [0, 2, 4] if layers is None else layers
-    assert type(student) is BertForMaskedLM, f"Called {call} and got {type(student).__name__}"
+    assert type(student) is BertForMaskedLM, (
+        f"Called {call} and got {type(student).__name__}; expected a new BertForMaskedLM, the teacher's "
+        "class (its bert and its MLM head, cls, both kept)"
+    )
     assert student is not teacher, (
         f"Called {call} and got the teacher itself back, with its layers cut: return a new model, a copy of "
         "the teacher (copy.deepcopy) holding the chosen layers."
@@ -122,6 +125,9 @@ def test_halve_layers_leaves_the_teacher_alone_and_shares_no_parameter():
     teacher_count = teacher.config.num_hidden_layers
     call = describe_call("halve_layers", teacher)
     student = halve_layers(teacher)
+    assert type(student) is BertForMaskedLM, (
+        f"Called {call} and got {type(student).__name__}; expected a new BertForMaskedLM, the teacher's class"
+    )
     layers_left = len(teacher.bert.encoder.layer)
     assert layers_left == teacher_count, (
         f"Called {call} and afterwards the teacher holds {layers_left} layers, not {teacher_count}"

@@ -648,3 +648,11 @@ def test_a_config_stand_in_is_named_as_the_config_it_stands_for_in_a_call_that_r
         == "transformers.BertConfig(hidden_size=64, ...)"
     )
     assert describe(zoo.HeldByModelAndChild(hidden_size=5)) == "HeldByModelAndChild()"
+
+
+@pytest.mark.parametrize("student", ["ex1-returns-float64", "ex1-float32-inside"])
+def test_a_softmax_in_another_dtype_loses_only_the_dtype_check(graded, student):
+    """The dtype is a side property with a check of its own (CONTRACT.md, What earns points): right values
+    in float64 kept every value check (was 0/20: each value check failed on the dtype, then the gate)."""
+    failed = [c.name for c in graded[student].checks if c.exercise == "ex1" and not c.passed]
+    assert failed == ["test_softmax_keeps_dtype_and_shape"], _failures(graded[student])

@@ -231,6 +231,7 @@ VISIBLE_MESSAGES: dict[str, tuple[str, ...] | None] = {
     "ex3-shares-teacher-layers": (
         "and the student shares ['bert.encoder.layer.0.attention.self.query.weight'",
     ),
+    "ex3-returns-bert-body": ("and got BertModel; expected a new BertForMaskedLM, the teacher's class",),
     "ex3-sorted-layers": None,
     "ex3-teacher-cut-in-place": (
         "afterwards the teacher holds 3 layers, not 6: the layers were cut from the teacher itself",
@@ -314,6 +315,10 @@ VISIBLE_MESSAGES: dict[str, tuple[str, ...] | None] = {
     "ex5-ffn-biases-missing": ("(off by -46,080). The feed-forward biases were left out",),
     "ex5-formula-always-pooler": ("(off by +590,592). With use_pooler=False there is no pooler",),
     "ex5-formula-forgets-layer-norms": ("(off by -36,864). Each layer is 4H short: its two LayerNorms",),
+    "ex5-formula-forgets-intermediate-bias": (
+        "or the feed-forward's first bias (I, which is 4H here)",
+        "Each layer is I short: the feed-forward's first bias (H -> I adds I biases) was left out.",
+    ),
     "ex5-modules-recursive": (
         "got 611,976,960; expected 109,482,240. That counts each parameter once for every module above it",
     ),

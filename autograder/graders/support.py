@@ -142,8 +142,9 @@ def expect_exact_type(value: Any, expected_type: type, *, call: str, what: str =
     )
 
 
-def expect_scalar_tensor(value: Any, *, call: str, dtype: torch.dtype = torch.float32) -> float:
-    """Check that ``value`` is a 0-d tensor of ``dtype`` holding a finite number, and return it."""
+def expect_scalar_tensor(value: Any, *, call: str, dtype: torch.dtype | None = torch.float32) -> float:
+    """Check that ``value`` is a 0-d tensor of ``dtype`` (None: of any floating dtype, for a contract that
+    names none) holding a finite number, and return it."""
     if type(value) is not Tensor:
         fail(f"Called {call} and got {describe(value)} (a {type(value).__name__}); expected a torch.Tensor")
     if value.dim() != 0:
@@ -151,7 +152,11 @@ def expect_scalar_tensor(value: Any, *, call: str, dtype: torch.dtype = torch.fl
             f"Called {call} and got a tensor of shape {tuple(value.shape)}; the loss is a single number, "
             "shape (). Did you forget to average over the positions?"
         )
-    if value.dtype != dtype:
+    if dtype is None and not value.is_floating_point():
+        fail(
+            f"Called {call} and got dtype {str(value.dtype).removeprefix('torch.')}; expected a float tensor"
+        )
+    if dtype is not None and value.dtype != dtype:
         fail(f"Called {call} and got dtype {str(value.dtype).removeprefix('torch.')}; expected {dtype}")
     result = float(value.item())
     if not math.isfinite(result):
