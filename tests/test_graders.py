@@ -656,3 +656,11 @@ def test_a_softmax_in_another_dtype_loses_only_the_dtype_check(graded, student):
     in float64 kept every value check (was 0/20: each value check failed on the dtype, then the gate)."""
     failed = [c.name for c in graded[student].checks if c.exercise == "ex1" and not c.passed]
     assert failed == ["test_softmax_keeps_dtype_and_shape"], _failures(graded[student])
+
+
+def test_counting_buffers_costs_only_the_check_about_buffers(graded):
+    """BERT has buffers: a count that is right but for them kept failing the shared-parameter, trainable
+    and transformers checks (was 11/20, the one slip charged four times)."""
+    result = graded["ex5-buffers-counted"]
+    failed = [c.name for c in result.checks if c.exercise == "ex5" and not c.passed]
+    assert failed == ["test_count_parameters_ignores_buffers"], _failures(result)

@@ -91,7 +91,8 @@ def test_count_parameters_counts_shared_parameters_once(count_parameters, bert_m
 
     model = bert_models["base"]
     value, call = outcome(base_count)
-    mismatch(call, value, BERT_BASE, count_slip(value, model, "BERT-base has 109,482,240 parameters."))
+    slip = count_slip(value, model, "BERT-base has 109,482,240 parameters.")
+    mismatch(call, value, BERT_BASE, slip, buffers_of=model)
 
     value, call = count(count_parameters, bert_models["mlm"])
     double = (
@@ -99,7 +100,8 @@ def test_count_parameters_counts_shared_parameters_once(count_parameters, bert_m
         "(30,522 x 768) and its bias is the head's bias; both were counted twice."
     )
     before = double if value == BERT_BASE_MLM_DOUBLE else ""
-    mismatch(call, value, BERT_BASE_MLM, count_slip(value, bert_models["mlm"], before))
+    slip = count_slip(value, bert_models["mlm"], before)
+    mismatch(call, value, BERT_BASE_MLM, slip, buffers_of=bert_models["mlm"])
 
 
 @pytest.mark.points(2)
@@ -135,7 +137,7 @@ def test_count_parameters_trainable_only(count_parameters):
     model = bert_base_with_frozen_embeddings()
     value, call = count(count_parameters, model, trainable_only=True)
     slip = count_slip(value, model, trainable_only=True)
-    mismatch(call, value, true_count(model, trainable_only=True), slip)
+    mismatch(call, value, true_count(model, trainable_only=True), slip, buffers_of=model)
 
 
 @pytest.mark.points(3)
@@ -262,7 +264,7 @@ def test_counts_work_on_transformers_models(count_parameters, parameter_breakdow
     for masked_lm in (False, True):
         model = hf_model(masked_lm)
         value, call = count(count_parameters, model)
-        mismatch(call, value, true_count(model), count_slip(value, model))
+        mismatch(call, value, true_count(model), count_slip(value, model), buffers_of=model)
         value, call = breakdown(parameter_breakdown, model)
         seen: set[int] = set()
         expected = {}
