@@ -371,11 +371,13 @@ class _Replies:
         return reply
 
 
-def test_a_failed_replys_data_is_not_kept_by_the_error_a_grader_keeps():
+@pytest.mark.parametrize("bad", ["model of a class not sent", "unknown entry"])
+def test_a_failed_replys_data_is_not_kept_by_the_error_a_grader_keeps(bad):
     payload = torch.zeros(1 << 16)
     alive = weakref.ref(payload)
-    # A bad reply: valid tensor data, then a model of a class no call may send back.
-    reply = {"ok": True, "value": [{protocol._TAG: "tensor", "data": payload}, protocol.encode(_teacher(1))]}
+    # A bad reply: valid tensor data, then a model of a class no call may send back, or an unknown entry.
+    second = protocol.encode(_teacher(1)) if bad.startswith("model") else {protocol._TAG: "nonsense"}
+    reply = {"ok": True, "value": [{protocol._TAG: "tensor", "data": payload}, second]}
     connection = _Replies(reply)
     function = Callable_(connection, EXERCISE_BY_ID["ex1"], "ex1_softmax.softmax_with_temperature", "softmax")
     kept = []
@@ -383,9 +385,13 @@ def test_a_failed_replys_data_is_not_kept_by_the_error_a_grader_keeps():
         function(torch.ones(3))
     except protocol.UnsafeResult as exc:
         kept.append(exc)
-    assert kept and "not plain data" in kept[0].message and "ex1" == kept[0].exercise
+    assert kept and "ex1" == kept[0].exercise
+    if bad.startswith("model"):  # named as the class it is, for a message saying what came back
+        assert kept[0].type_name == "BertModel", kept[0].message
+    else:
+        assert "not plain data" in kept[0].message
     assert kept[0].__context__ is None
-    del reply, connection, payload, function
+    del reply, connection, payload, function, second
     gc.collect()
     assert alive() is None
 

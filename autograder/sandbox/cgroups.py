@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import time
 from pathlib import Path
 
 from autograder.sandbox.kernel import process_exists
@@ -89,19 +90,9 @@ class CgroupBudget:
 
     def remove_worker(self, pid: int, *, wait: float = 1.0) -> None:
         """Remove a worker's folders (once the processes in them are gone: tried for ``wait`` s)."""
-        import time
-
         deadline = time.monotonic() + wait
         for folder in self.worker_folders(pid):
-            while folder.exists():
-                try:
-                    folder.rmdir()
-                except FileNotFoundError:
-                    break
-                except OSError:
-                    if time.monotonic() >= deadline:
-                        break
-                    time.sleep(0.01)
+            _remove_when_free(folder, deadline)
 
     def finish(self) -> None:
         """Remove every worker folder left and the batch's folders."""
@@ -122,11 +113,33 @@ def _remove_leftovers(parent: Path) -> None:
         owner = folder.name.removeprefix("autograder-")
         if not owner.isdigit() or process_exists(int(owner)):
             continue
+        # The kernel may refuse for a moment after the last process left (its teardown is not done yet).
+        deadline = time.monotonic() + 2.0
         for mine in folder.glob("w*"):
-            with contextlib.suppress(OSError):
-                mine.rmdir()
-        with contextlib.suppress(OSError):
+            if not _holds_processes(mine):
+                _remove_when_free(mine, deadline)
+        if not _holds_processes(folder):
+            _remove_when_free(folder, deadline)
+
+
+def _holds_processes(folder: Path) -> bool:
+    try:
+        return bool((folder / "cgroup.procs").read_text().strip())
+    except OSError:
+        return False
+
+
+def _remove_when_free(folder: Path, deadline: float) -> None:
+    """``rmdir`` a cgroup folder, tried again until ``deadline`` while the kernel refuses."""
+    while folder.exists():
+        try:
             folder.rmdir()
+        except FileNotFoundError:
+            return
+        except OSError:
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(0.01)
 
 
 BUDGET = CgroupBudget()
