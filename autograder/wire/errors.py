@@ -91,7 +91,7 @@ class ProtocolError(Exception):
 
 class ModelClassRefused(ProtocolError):
     """A reply holds a model of a class no model sent had (``class_name``: the class, as a learner
-    would name it: ``BertModel``, ``transformers' BertModel``)."""
+    would name it: ``BertModel``, ``transformers.BertModel``)."""
 
     def __init__(self, message: str, *, class_name: str):
         super().__init__(message)
