@@ -95,6 +95,28 @@ class Callable_:
 
     def call(self, *args: Any, backward: Any = None, arguments: bool = False, **kwargs: Any) -> CallResult:
         call_text = checking.call_text(self._name, args, kwargs, describe)
+        failure = self._attempt(call_text, args, kwargs, backward, arguments)
+        if _may_repeat(failure, self._target, args, kwargs):
+            # A crash (not a time or memory limit) in a call that needs nothing the dead process held:
+            # run once more in a new process (threads racing inside torch can crash it, rarely). Code
+            # that crashes every time is charged as before, and says so.
+            again = self._attempt(call_text, args, kwargs, backward, arguments)
+            if isinstance(again, values.WorkerDied):
+                again.message += ", and again when the call was repeated in a new process"
+                again.args = (again.message,)
+            failure = again
+        if isinstance(failure, CallResult):
+            return failure
+        # Raised from here, with neither the frames that held the reply nor the error that ended its
+        # reading attached: a grader that keeps the error (a fixture caching a failed call) keeps no data.
+        failure.call = failure.call or call_text
+        failure.exercise = failure.exercise or self._exercise.id
+        raise failure
+
+    def _attempt(
+        self, call_text: str, args: tuple, kwargs: dict[str, Any], backward: Any, arguments: bool
+    ) -> CallResult | values.SubmissionError:
+        """Send the call once, its arguments placed afresh: its result, or the error to raise."""
         shared = arena.current() if arguments else None
         try:
             if shared is not None:  # tensors the graders read back themselves after the call
@@ -117,15 +139,9 @@ class Callable_:
         }
         allow = values.ModelAllowance.of_arguments((args, kwargs))
         sent = (encoded_args, encoded_kwargs) if shared is not None else None
-        failure = self._exchange(tree, allow, sent, shared)
+        outcome = self._exchange(tree, allow, sent, shared)
         del tree, encoded_args, encoded_kwargs, encoded_backward
-        if isinstance(failure, CallResult):
-            return failure
-        # Raised from here, with neither the frames that held the reply nor the error that ended its
-        # reading attached: a grader that keeps the error (a fixture caching a failed call) keeps no data.
-        failure.call = failure.call or call_text
-        failure.exercise = failure.exercise or self._exercise.id
-        raise failure
+        return outcome
 
     def _exchange(
         self,
@@ -157,6 +173,20 @@ class Callable_:
         failure.__cause__ = None
         failure.__suppress_context__ = True
         return failure
+
+
+# Signals a crash ends a worker with (a limit kills with SIGKILL or SIGXCPU, a timeout is no death).
+CRASH_SIGNALS = frozenset({"SIGSEGV", "SIGBUS", "SIGABRT"})
+
+
+def _may_repeat(failure: Any, target: str | int, args: tuple, kwargs: dict[str, Any]) -> bool:
+    """Whether a call that ended in ``failure`` is run once more: its worker crashed, and the call
+    names a function or class of the submission (not an object kept in that worker) with no such
+    object among its arguments."""
+    if not isinstance(failure, values.WorkerDied) or failure.signal_name not in CRASH_SIGNALS:
+        return False
+    kept = [a for a in (*args, *kwargs.values()) if isinstance(a, Callable_) and isinstance(a._target, int)]
+    return isinstance(target, str) and not kept
 
 
 def _encode_arg(value: Any) -> Any:

@@ -278,6 +278,10 @@ def test_messages_say_what_happened(batch):
     assert "importing ex1_softmax.py did not finish within 3 s" in first_message("sleep_at_import")
     assert "died (killed by signal SIGSEGV" in first_message("segfault")
     assert "died (killed by signal SIGABRT" in first_message("abort")
+    # A crash is repeated once in a new process (a race can crash honest code); it crashed again.
+    again = "and again when the call was repeated in a new process"
+    assert again in first_message("segfault") and again in first_message("abort")
+    assert again not in first_message("os_exit")
     assert "raised SystemExit: 3" in first_message("sys_exit")
     assert "raised KeyboardInterrupt" in first_message("keyboard_interrupt")
     assert "died (exit code 0" in first_message("os_exit")

@@ -371,6 +371,63 @@ class _Replies:
         return reply
 
 
+class _DiesFirst:
+    """A connection whose worker dies (by ``how``) on the first ``deaths`` requests, then answers."""
+
+    def __init__(self, deaths: int, signal_name: str = "SIGSEGV"):
+        self.deaths, self.signal_name, self.trees = deaths, signal_name, []
+
+    def request(self, tree, *, exercise):
+        self.trees.append(tree)
+        if len(self.trees) <= self.deaths:
+            raise protocol.WorkerDied(
+                f"the process running your code died (killed by signal {self.signal_name}; out of memory?)",
+                exercise=exercise,
+                signal_name=self.signal_name,
+            )
+        return {"ok": True, "value": 2.5}
+
+
+def _softmax_over(connection, target="ex1_softmax.softmax_with_temperature"):
+    return Callable_(connection, EXERCISE_BY_ID["ex1"], target, "softmax_with_temperature")
+
+
+def test_a_call_whose_worker_crashed_once_is_repeated_in_a_new_one():
+    connection = _DiesFirst(1)
+    assert _softmax_over(connection)(torch.ones(3), temperature=2.0) == 2.5
+    assert len(connection.trees) == 2
+    sent = [(t["target"], protocol.decode(t["args"][0]), t["kwargs"]["items"]) for t in connection.trees]
+    assert sent[0][0] == sent[1][0] and sent[0][2] == sent[1][2] == {"temperature": 2.0}  # the same call
+    assert torch.equal(sent[0][1], torch.ones(3)) and torch.equal(sent[1][1], torch.ones(3))
+    for signal_name in ("SIGBUS", "SIGABRT"):
+        assert _softmax_over(_DiesFirst(1, signal_name))(torch.ones(3)) == 2.5
+
+
+def test_a_call_that_crashes_every_time_is_charged_and_says_it_was_repeated():
+    connection = _DiesFirst(5)
+    with pytest.raises(protocol.WorkerDied) as raised:
+        _softmax_over(connection)(torch.ones(3))
+    assert len(connection.trees) == 2
+    assert raised.value.message == (
+        "the process running your code died (killed by signal SIGSEGV; out of memory?), "
+        "and again when the call was repeated in a new process"
+    )
+    assert raised.value.exercise == "ex1" and raised.value.call.startswith("softmax_with_temperature(")
+
+
+@pytest.mark.parametrize("why", ["killed at a limit", "exited", "an object the dead worker held"])
+def test_a_death_that_a_new_process_would_not_undo_is_not_repeated(why):
+    connection = _DiesFirst(1, {"killed at a limit": "SIGKILL", "exited": ""}.get(why, "SIGSEGV"))
+    target = 7 if why.startswith("an object") else "ex1_softmax.softmax_with_temperature"
+    with pytest.raises(protocol.WorkerDied):
+        _softmax_over(connection, target)(torch.ones(3))
+    assert len(connection.trees) == 1
+    kept = Callable_(_DiesFirst(1), EXERCISE_BY_ID["ex4"], 3, "DynamicMasker(vocab_size=10)")
+    with pytest.raises(protocol.WorkerDied):  # a function given such an object is not repeated either
+        _softmax_over(kept._connection)(kept)
+    assert len(kept._connection.trees) == 1
+
+
 @pytest.mark.parametrize("bad", ["model of a class not sent", "unknown entry"])
 def test_a_failed_replys_data_is_not_kept_by_the_error_a_grader_keeps(bad):
     payload = torch.zeros(1 << 16)

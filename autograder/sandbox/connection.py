@@ -213,7 +213,9 @@ class SandboxConnection:
         except EOFError:
             how = self._retire(exercise, died=True)
             raise values.WorkerDied(
-                f"the process running your code died ({how}; out of memory?)", exercise=exercise
+                f"the process running your code died ({how}; out of memory?)",
+                exercise=exercise,
+                signal_name=how.partition("killed by signal ")[2],
             ) from None
         except values.ProtocolError:
             self._retire(exercise)

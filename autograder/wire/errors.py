@@ -80,9 +80,14 @@ class CallTimedOut(SubmissionError):
 
 
 class WorkerDied(SubmissionError):
-    """The worker process ended during the call (crash, ``os._exit``, killed for memory)."""
+    """The worker process ended during the call (crash, ``os._exit``, killed for memory); ``signal_name``:
+    the signal that ended it (``"SIGSEGV"``), if one did."""
 
     kind = "died"
+
+    def __init__(self, message: str, *, signal_name: str = "", **kw):
+        super().__init__(message, **kw)
+        self.signal_name = signal_name
 
 
 class ProtocolError(Exception):
