@@ -362,6 +362,30 @@ def test_a_side_check_that_requires_any_of_two_checks_needs_only_one_to_pass(tmp
     assert "a function that checks its arguments" not in results["test_side_none_passed"].message
 
 
+def test_a_side_check_that_requires_two_checks_waits_for_both(tmp_path):
+    toy = _toy(
+        ("test_rate", 3, "pass", None),
+        ("test_fresh", 1, "assert False, 'same mask twice'", None),
+        ("test_also", 1, "assert False, 'also wrong'", None),
+    )
+    toy += (
+        "\n@pytest.mark.points(1)\n@pytest.mark.requires('test_rate', 'test_fresh')\n"
+        "def test_side_one_failed():\n    pass\n"
+        "\n@pytest.mark.points(1)\n@pytest.mark.requires('test_fresh', 'test_also')\n"
+        "def test_side_both_failed():\n    pass\n"
+        "\n@pytest.mark.points(1)\n@pytest.mark.requires('test_rate')\n"
+        "def test_side_passed():\n    pass\n"
+    )
+    results = {result.name: result for result in _run_toy_graders(tmp_path, toy).results}
+    assert results["test_side_one_failed"].points == 0 and not results["test_side_one_failed"].passed
+    assert (
+        "only once the function does its job: test_fresh must pass first"
+        in results["test_side_one_failed"].message
+    )
+    assert "test_fresh and test_also must pass first" in results["test_side_both_failed"].message
+    assert results["test_side_passed"].points == 1
+
+
 @pytest.mark.parametrize(
     ("source", "problem"),
     [
@@ -622,6 +646,21 @@ def test_a_hollow_maskers_messages_name_no_slip_its_outputs_do_not_show(graded, 
             "ex5-breakdown-forgets-own-parameters",
             'go under the key ""',
             "': '",  # the learner's ints shown as quoted strings ('2,400') beside the expected ints
+        ),
+        (
+            "ex2-alpha-swapped",  # an int temperature gives what 3.0 gives: ints are not what went wrong
+            "the weights are swapped",
+            "not the answer it gives with a float",
+        ),
+        (
+            "ex2-3d-divides-by-batch",  # the hard-term check at T = 1 blamed the contract's hard term
+            "The soft term is 6 times too big: its KL is divided by the batch size (2) only",
+            "The contract: student_loss",
+        ),
+        (
+            "ex4-labels-only-where-changed",
+            "every label is -100: about 15% should be selected, then all left unchanged",
+            "but every one left unchanged",
         ),
         (
             "ex4-zero-division",

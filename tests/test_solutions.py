@@ -337,8 +337,11 @@ VISIBLE_MESSAGES: dict[str, tuple[str, ...] | None] = {
         "selected tokens: 11.9% of 50,300; expected 15%",
         "The contract: Only selected positions change",
     ),
+    "ex4-labels-only-where-changed": ("selected tokens: 13.5% of 50,300; expected 15%",),
     "ex5-own-first-by-prefix": None,
     "ex5-trainable-counts-tied-twice": None,
+    "ex5-formula-one-layernorm-per-layer": ("Each layer is 2H short: one of its two LayerNorms",),
+    "ex5-dedupe-by-data-ptr": None,
 }
 """What the visible checks say to each catalogue mistake of ex3 to ex5 (words of its failure messages): the
 mistake by name when the observed values match its formula, else the numbers and the contract's

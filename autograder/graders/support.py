@@ -196,22 +196,33 @@ def expect_value_error(
 
 
 def expect_accepted(
-    function: Callable[..., Any], *args: Any, call: str, expected: Tensor, why: str, **kwargs: Any
+    function: Callable[..., Any], *args: Any, call: str, why: str, **kwargs: Any
 ) -> str | None:
     """Call the submission with valid arguments that a too strict check may refuse (an int where a
-    number is asked for); return a failure sentence unless it gives ``expected`` (to 1e-5), else None.
+    number is asked for: every int in ``kwargs``); return a failure sentence unless it gives what it
+    gives with those ints as floats (to 1e-5), else None. The answer itself is judged by other checks:
+    a wrong formula that treats 2 as it treats 2.0 passes here.
 
     Args:
         why: what makes the arguments valid, e.g. ``"2 is a positive finite number"``.
     """
+    as_floats = {k: float(v) if type(v) is int else v for k, v in kwargs.items()}
     try:
         value = function(*args, **kwargs)
     except values.SubmissionRaised as raised:
+        try:
+            function(*args, **as_floats)
+        except values.SubmissionRaised:
+            return None  # it raises with floats too: not a refusal of ints
         return f"Called {call} and it raised {raised.message}; expected an answer ({why})."
-    if (
-        type(value) is not torch.Tensor
-        or value.shape != expected.shape
-        or not torch.allclose(value.detach().double(), expected.double(), rtol=1e-5, atol=1e-7)
+    try:
+        with_floats = function(*args, **as_floats)
+    except values.SubmissionError:
+        return None
+    if type(value) is not torch.Tensor or type(with_floats) is not torch.Tensor:
+        return None if type(value) is type(with_floats) else f"Called {call} and got {describe(value)}."
+    if value.shape != with_floats.shape or not torch.allclose(
+        value.detach().double(), with_floats.detach().double(), rtol=1e-5, atol=1e-7, equal_nan=True
     ):
         return f"Called {call} and got {describe(value)}, not the answer it gives with a float ({why})."
     return None

@@ -225,10 +225,7 @@ def test_softmax_rejects_bad_temperatures(softmax):
     for temperature in (2, 1):  # ints are positive finite numbers too: a check for float refuses them
         call = describe_call(NAME, logits, temperature=temperature)
         why = f"{temperature} is a positive finite number; an int is a number too"
-        expected = F.softmax(logits / temperature, -1)
-        problem = expect_accepted(
-            softmax, logits, temperature=temperature, call=call, expected=expected, why=why
-        )
+        problem = expect_accepted(softmax, logits, temperature=temperature, call=call, why=why)
         if problem:
             problems.append(problem)
     if problems:

@@ -21,6 +21,7 @@ from autograder.graders.masking_support import (
     check_rate,
     check_some_labels_left_out,
     labels_only_at_mask,
+    labels_only_where_changed,
     make,
     mask,
     nothing_drawn,
@@ -46,6 +47,14 @@ warm_up(
 )
 
 
+# A masker does its job when it selects at the rate asked and draws a new mask on every call: one that
+# masks a fixed pattern (every 7th token) is static masking, and earns no side check's points.
+MASKS_AT_RANDOM = (
+    "test_masker_selection_rate_matches_mlm_probability",
+    "test_masker_draws_a_new_mask_on_every_call",
+)
+
+
 @pytest.fixture(scope="module")
 def masker_class(submission):
     return submission.ex4.DynamicMasker
@@ -58,7 +67,7 @@ def test_masker_selection_rate_matches_mlm_probability(masker_class):
     check_some_labels_left_out(labels, call)
     rates = outcome_rates(ids, masked, labels)
     everything = rates["selected"] / ids.numel()
-    hint = labels_only_at_mask(ids, masked, labels)
+    hint = labels_only_at_mask(ids, masked, labels) or labels_only_where_changed(ids, masked, labels)
     if not hint and abs(everything - 0.15) <= tolerance(ids.numel()) + SLACK:
         hint = (
             "That looks like 15% of all positions including the special ones: draw over the non-special "
@@ -77,10 +86,42 @@ def test_masker_selection_rate_matches_mlm_probability(masker_class):
         what="the share of non-special tokens selected",
         hint=hint,
     )
+    # The rate alone is met by a fixed pattern (every 7th token): the selection must be drawn.
+    small = token_ids(20, 100, seed=16)
+    masker = make(masker_class)
+    (_, first, _), (_, second, call) = mask(masker, small, seed=8), mask(masker, small, seed=9)
+    if torch.equal(first != -100, second != -100) and not nothing_drawn(small, first):
+        fail(
+            f"Called {call}, and with seed=8 before it, and both selected the same positions: the "
+            "selection is not drawn (a fixed pattern, a mask drawn once and reused, or a seed fixed inside "
+            "the call). Select each non-special position on its own with probability mlm_probability, "
+            "drawing from the generator given: torch.bernoulli(..., generator=generator)."
+        )
+
+
+@pytest.mark.points(1)
+def test_masker_draws_a_new_mask_on_every_call(masker_class):
+    ids = token_ids(20, 100, seed=16)
+    masker = make(masker_class)
+    first = mask(masker, ids, generator=None)
+    second = mask(masker, ids, generator=None)
+    third = mask(masker, ids)
+    fourth = mask(masker, ids)
+    for _, labels, call in (first, third):
+        check_some_labels_left_out(labels, call)
+    for a, b in ((first, second), (third, fourth)):
+        if torch.equal(a[1], b[1]) and nothing_drawn(ids, a[1]):
+            fail(f"Called {b[2]} twice and got the same mask both times: {NOTHING_DRAWN.format('calls')}.")
+        if torch.equal(a[1], b[1]):
+            fail(
+                f"Called {b[2]} twice and got the same mask both times. RoBERTa's dynamic masking draws a "
+                "new pattern on every call (Liu et al. 2019, section 4.1): draw at call time, from the "
+                "generator given or PyTorch's global one, and do not reseed inside the call."
+            )
 
 
 @pytest.mark.points(2)
-@pytest.mark.requires("test_masker_selection_rate_matches_mlm_probability")
+@pytest.mark.requires(*MASKS_AT_RANDOM)
 def test_masker_never_selects_special_tokens(masker_class):
     ids = token_ids(100, 200, seed=1)
     for probabilities in ({}, {"mlm_probability": 1.0}):
@@ -100,7 +141,7 @@ def test_masker_never_selects_special_tokens(masker_class):
 
 
 @pytest.mark.points(1)
-@pytest.mark.requires("test_masker_selection_rate_matches_mlm_probability")
+@pytest.mark.requires(*MASKS_AT_RANDOM)
 def test_masker_labels_hold_original_ids_at_selected_positions(masker_class):
     ids = token_ids(100, 200, seed=3)
     masked, labels, call = mask(make(masker_class), ids, seed=4)
@@ -113,7 +154,7 @@ def test_masker_labels_hold_original_ids_at_selected_positions(masker_class):
 
 
 @pytest.mark.points(1)
-@pytest.mark.requires("test_masker_selection_rate_matches_mlm_probability")
+@pytest.mark.requires(*MASKS_AT_RANDOM)
 def test_masker_changes_only_selected_positions(masker_class):
     ids = token_ids(100, 200, seed=5)
     masked, labels, call = mask(
@@ -225,7 +266,7 @@ def test_masker_selects_positions_independently(masker_class):
 
 
 @pytest.mark.points(1)
-@pytest.mark.requires("test_masker_selection_rate_matches_mlm_probability")
+@pytest.mark.requires(*MASKS_AT_RANDOM)
 def test_masker_can_draw_every_eligible_id(masker_class):
     vocab, mask_id, specials = 8, 3, [0, 1, 2]
     ids = torch.randint(4, vocab, (50, 8), generator=torch.Generator().manual_seed(27))
@@ -335,8 +376,9 @@ def test_masker_honours_the_probabilities_it_is_given(masker_class):
         )
     if not bool(selected.any()):
         fail(
-            f"Called {call} and no token was selected (every label is -100); selection does not depend on "
-            "the replacement probabilities: about 15% are selected, then all left unchanged."
+            f"Called {call} and every label is -100: about 15% should be selected, then all left unchanged "
+            "(selection does not depend on the replacement probabilities), and labels hold their original "
+            "ids, also where the token stays as it is (labels kept only where a token changed give this)."
         )
 
     settings = {"mlm_probability": 0.0}
@@ -350,29 +392,8 @@ def test_masker_honours_the_probabilities_it_is_given(masker_class):
         )
 
 
-@pytest.mark.points(1)
-def test_masker_draws_a_new_mask_on_every_call(masker_class):
-    ids = token_ids(20, 100, seed=16)
-    masker = make(masker_class)
-    first = mask(masker, ids, generator=None)
-    second = mask(masker, ids, generator=None)
-    third = mask(masker, ids)
-    fourth = mask(masker, ids)
-    for _, labels, call in (first, third):
-        check_some_labels_left_out(labels, call)
-    for a, b in ((first, second), (third, fourth)):
-        if torch.equal(a[1], b[1]) and nothing_drawn(ids, a[1]):
-            fail(f"Called {b[2]} twice and got the same mask both times: {NOTHING_DRAWN.format('calls')}.")
-        if torch.equal(a[1], b[1]):
-            fail(
-                f"Called {b[2]} twice and got the same mask both times. RoBERTa's dynamic masking draws a "
-                "new pattern on every call (Liu et al. 2019, section 4.1): draw at call time, from the "
-                "generator given or PyTorch's global one, and do not reseed inside the call."
-            )
-
-
 @pytest.mark.points(2)
-@pytest.mark.requires("test_masker_selection_rate_matches_mlm_probability")
+@pytest.mark.requires(*MASKS_AT_RANDOM)
 def test_masker_same_seed_gives_the_same_mask(masker_class):
     ids = token_ids(20, 100, seed=17)
     masker = make(masker_class)
@@ -402,7 +423,7 @@ def test_masker_same_seed_gives_the_same_mask(masker_class):
 
 
 @pytest.mark.points(1)
-@pytest.mark.requires("test_masker_selection_rate_matches_mlm_probability")
+@pytest.mark.requires(*MASKS_AT_RANDOM)
 def test_masker_leaves_its_input_unchanged(masker_class):
     ids = token_ids(50, 100, seed=18)
     original = ids.clone()
@@ -416,7 +437,7 @@ def test_masker_leaves_its_input_unchanged(masker_class):
 
 
 @pytest.mark.points(1)
-@pytest.mark.requires("test_masker_selection_rate_matches_mlm_probability")
+@pytest.mark.requires(*MASKS_AT_RANDOM)
 def test_masker_works_on_any_shape(masker_class):
     masker = make(masker_class, mlm_probability=0.5)
     recipe = RECIPE.format(settings_text(mlm_probability=0.5))
@@ -429,7 +450,7 @@ def test_masker_works_on_any_shape(masker_class):
 
 
 @pytest.mark.points(1)
-@pytest.mark.requires("test_masker_selection_rate_matches_mlm_probability")
+@pytest.mark.requires(*MASKS_AT_RANDOM)
 def test_masker_rejects_bad_probabilities(masker_class):
     ids = token_ids(4, 10, seed=22)
     problems = []

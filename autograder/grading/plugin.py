@@ -231,10 +231,11 @@ class ChecksPlugin:
             waiting = []  # one of them passed (or did not run)
         if result.passed and waiting:
             result.points, result.passed = 0.0, False
+            named = (" or " if either else " and ").join(waiting)
             result.message = (
                 f"This property holds, but its points count only once the function does its job: "
-                f"{(' or ' if either else ', ').join(waiting)} must pass first (the course's rule, so that "
-                "code which only checks its arguments, or returns its input or a constant, earns nothing)."
+                f"{named} must pass first (the course's rule, so that code which only checks its "
+                "arguments, or returns its input or a constant, earns nothing)."
             )
 
     @pytest.hookimpl(tryfirst=True, specname="pytest_runtest_makereport")
