@@ -26,7 +26,9 @@ from solutions.support import checking
 class Connection(Protocol):
     """Sends one request tree to a worker and returns its reply tree (or raises SubmissionError)."""
 
-    def request(self, tree: dict[str, Any], *, exercise: str) -> dict[str, Any]: ...
+    def request(
+        self, tree: dict[str, Any], *, exercise: str, since: float | None = None
+    ) -> dict[str, Any]: ...
 
 
 class LocalConnection:
@@ -40,7 +42,7 @@ class LocalConnection:
 
         self.worker = Worker(package, arena=arena.current())
 
-    def request(self, tree: dict[str, Any], *, exercise: str) -> dict[str, Any]:
+    def request(self, tree: dict[str, Any], *, exercise: str, since: float | None = None) -> dict[str, Any]:
         reply = self.worker.handle(values.loads(values.dumps(tree)))
         return values.loads(values.dumps(reply))
 
@@ -95,12 +97,14 @@ class Callable_:
 
     def call(self, *args: Any, backward: Any = None, arguments: bool = False, **kwargs: Any) -> CallResult:
         call_text = checking.call_text(self._name, args, kwargs, describe)
+        started = time.monotonic()
         failure = self._attempt(call_text, args, kwargs, backward, arguments)
         if _may_repeat(failure, self._target, args, kwargs):
             # A crash (not a time or memory limit) in a call that needs nothing the dead process held:
-            # run once more in a new process (threads racing inside torch can crash it, rarely). Code
-            # that crashes every time is charged as before, and says so.
-            again = self._attempt(call_text, args, kwargs, backward, arguments)
+            # run once more in a new process (threads racing inside torch can crash it, rarely), within
+            # what is left of the call's time limit. Code that crashes every time is charged as before,
+            # and says so.
+            again = self._attempt(call_text, args, kwargs, backward, arguments, since=started)
             if isinstance(again, values.WorkerDied):
                 again.message += ", and again when the call was repeated in a new process"
                 again.args = (again.message,)
@@ -114,9 +118,16 @@ class Callable_:
         raise failure
 
     def _attempt(
-        self, call_text: str, args: tuple, kwargs: dict[str, Any], backward: Any, arguments: bool
+        self,
+        call_text: str,
+        args: tuple,
+        kwargs: dict[str, Any],
+        backward: Any,
+        arguments: bool,
+        since: float | None = None,
     ) -> CallResult | values.SubmissionError:
-        """Send the call once, its arguments placed afresh: its result, or the error to raise."""
+        """Send the call once, its arguments placed afresh: its result, or the error to raise. ``since``:
+        a repeat, sharing the time limit of the call first sent then."""
         shared = arena.current() if arguments else None
         try:
             if shared is not None:  # tensors the graders read back themselves after the call
@@ -139,7 +150,7 @@ class Callable_:
         }
         allow = values.ModelAllowance.of_arguments((args, kwargs))
         sent = (encoded_args, encoded_kwargs) if shared is not None else None
-        outcome = self._exchange(tree, allow, sent, shared)
+        outcome = self._exchange(tree, allow, sent, shared, since)
         del tree, encoded_args, encoded_kwargs, encoded_backward
         return outcome
 
@@ -149,12 +160,16 @@ class Callable_:
         allow: values.ModelAllowance,
         sent: tuple[list[Any], dict[str, Any]] | None,
         shared: arena.Arena | None,
+        since: float | None = None,
     ):
         """The call's :class:`CallResult`, or the :class:`SubmissionError` to raise, stripped of its
         traceback and context (see :meth:`call`)."""
         try:
             frame.forget_deadline()
-            reply = self._connection.request(tree, exercise=self._exercise.id)
+            if since is None:
+                reply = self._connection.request(tree, exercise=self._exercise.id)
+            else:
+                reply = self._connection.request(tree, exercise=self._exercise.id, since=since)
             deadline = frame.last_deadline()  # the call's: decoding the reply counts within it
             result = _decode_reply(reply, sent is not None, allow=allow, deadline=deadline)
             if sent is not None and shared is not None:

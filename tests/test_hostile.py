@@ -43,6 +43,27 @@ HOSTILE: dict[str, tuple[str, str]] = {
             "    return ctypes.string_at(0)\n"
         ),
     ),
+    # Crashes just before its limit, each time: a repeat in a new process gets only what is left of the
+    # call's 3 s (the red team's submission saved its progress in shared memory and finished there).
+    "segfault_late": (
+        "ex1_softmax.py",
+        (
+            "import os, signal, time\n\n"
+            "def softmax_with_temperature(logits, temperature=1.0, dim=-1):\n"
+            "    time.sleep(2)\n"
+            "    os.kill(os.getpid(), signal.SIGSEGV)\n"
+        ),
+    ),
+    # A socket through the x32 system call numbers, which the seccomp filter answers by killing (SIGSYS).
+    "foreign_abi_socket": (
+        "ex1_softmax.py",
+        (
+            "import ctypes\n\n"
+            "def softmax_with_temperature(logits, temperature=1.0, dim=-1):\n"
+            "    ctypes.CDLL(None).syscall(0x40000000 | 41, 2, 1, 0)\n"
+            "    return logits.softmax(dim)\n"
+        ),
+    ),
     "abort": (
         "ex1_softmax.py",
         ("import os\n\ndef softmax_with_temperature(logits, temperature=1.0, dim=-1):\n    os.abort()\n"),
@@ -282,6 +303,12 @@ def test_messages_say_what_happened(batch):
     again = "and again when the call was repeated in a new process"
     assert again in first_message("segfault") and again in first_message("abort")
     assert again not in first_message("os_exit")
+    assert "did not return within 3 s" in first_message("segfault_late")  # the repeat ran out of time
+    # what a death says follows from how it died: no guess at memory for a refused call or an exit
+    assert "died (killed by signal SIGSYS; it made a system call the sandbox refuses" in first_message(
+        "foreign_abi_socket"
+    )
+    assert "died (exit code 0)" in first_message("os_exit")
     assert "raised SystemExit: 3" in first_message("sys_exit")
     assert "raised KeyboardInterrupt" in first_message("keyboard_interrupt")
     assert "died (exit code 0" in first_message("os_exit")

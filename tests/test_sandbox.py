@@ -7,6 +7,7 @@ switched to with ``setpriv``, so that what holds for root and for a normal user 
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import pwd
@@ -234,6 +235,53 @@ def test_a_worker_opens_no_socket_of_any_family(user, listeners, shared_dir):
     # TCP, UDP, Unix path, Unix abstract, raw, socketpair: each refused when the socket is made.
     assert codes == [1, 1, 1, 1, 1, 1], codes
     assert listeners.received() == []
+
+
+# Memory outside the address-space limit (a memory file), and the graders' shared memory cut short under
+# their mapping: one code each, 0 done, else the errno; then how many arena descriptors the worker holds.
+HOLDS_MEMORY = r"""
+import os
+
+import torch
+
+
+def softmax_with_temperature(logits, temperature=1.0, dim=-1):
+    codes = []
+    try:
+        os.close(os.memfd_create("hoard"))
+        codes.append(0)
+    except OSError as exc:
+        codes.append(exc.errno or -1)
+    arena = []
+    for entry in os.listdir("/proc/self/fd"):
+        try:
+            if "autograder-arguments" in os.readlink(f"/proc/self/fd/{entry}"):
+                arena.append(int(entry))
+        except OSError:
+            pass
+    for fd in arena[:1]:
+        for size in (0, 1 << 30):
+            try:
+                os.ftruncate(fd, size)
+                codes.append(0)
+            except OSError as exc:
+                codes.append(exc.errno or -1)
+    return torch.tensor([*codes, len(arena)])
+"""
+
+
+@pytest.mark.parametrize("user", users())
+def test_a_worker_makes_no_memory_file_and_cannot_resize_the_graders_shared_memory(user, shared_dir):
+    os.close(os.memfd_create("possible-here"))  # the refusal below is the sandbox's, not the kernel's
+    source = shared_dir / f"memory-{user}"
+    source.mkdir()
+    (source / "ex1_softmax.py").write_text(HOLDS_MEMORY)
+    for path in (source, source / "ex1_softmax.py"):
+        path.chmod(path.stat().st_mode | stat.S_IROTH | stat.S_IXOTH)
+    made, shrunk, grown, held = grade_one_call(user, source, [0.0])
+    assert made == errno.EPERM  # memfd_create refused
+    assert held >= 1 and shrunk == errno.EPERM  # the worker holds the arena, and its size is sealed
+    assert grown in (errno.EPERM, errno.EFBIG)  # sealed (and beyond the worker's file size limit)
 
 
 # Two submissions graded at once, with processes allowed (grading forbids them: this tests the layer

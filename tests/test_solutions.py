@@ -338,6 +338,7 @@ VISIBLE_MESSAGES: dict[str, tuple[str, ...] | None] = {
         "The contract: Only selected positions change",
     ),
     "ex4-labels-only-where-changed": ("selected tokens: 13.5% of 50,300; expected 15%",),
+    "ex3-indices-agree-later": ("expected teacher layers [0, 2, 4]. Start with layer 0",),
     "ex5-own-first-by-prefix": None,
     "ex5-trainable-counts-tied-twice": None,
     "ex5-formula-one-layernorm-per-layer": ("Each layer is 2H short: one of its two LayerNorms",),

@@ -375,10 +375,11 @@ class _DiesFirst:
     """A connection whose worker dies (by ``how``) on the first ``deaths`` requests, then answers."""
 
     def __init__(self, deaths: int, signal_name: str = "SIGSEGV"):
-        self.deaths, self.signal_name, self.trees = deaths, signal_name, []
+        self.deaths, self.signal_name, self.trees, self.since = deaths, signal_name, [], []
 
-    def request(self, tree, *, exercise):
+    def request(self, tree, *, exercise, since=None):
         self.trees.append(tree)
+        self.since.append(since)
         if len(self.trees) <= self.deaths:
             raise protocol.WorkerDied(
                 f"the process running your code died (killed by signal {self.signal_name}; out of memory?)",
@@ -399,6 +400,8 @@ def test_a_call_whose_worker_crashed_once_is_repeated_in_a_new_one():
     sent = [(t["target"], protocol.decode(t["args"][0]), t["kwargs"]["items"]) for t in connection.trees]
     assert sent[0][0] == sent[1][0] and sent[0][2] == sent[1][2] == {"temperature": 2.0}  # the same call
     assert torch.equal(sent[0][1], torch.ones(3)) and torch.equal(sent[1][1], torch.ones(3))
+    # the repeat shares the first attempt's time limit: it says when that attempt began
+    assert connection.since[0] is None and 0 < connection.since[1] <= time.monotonic()
     for signal_name in ("SIGBUS", "SIGABRT"):
         assert _softmax_over(_DiesFirst(1, signal_name))(torch.ones(3)) == 2.5
 

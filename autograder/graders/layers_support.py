@@ -158,21 +158,21 @@ def check_layers(
         )
 
 
-def check_default_layers(model: nn.Module, result: protocol.CallResult, student_layer_indices) -> None:
+def check_default_layers(model: nn.Module, result: protocol.CallResult, indices_seen: dict[int, Any]) -> None:
     """:func:`check_layers` for ``halve_layers(model)`` (layers left out): every other teacher layer, or
-    else the layers the submission's own ``student_layer_indices`` gives, which the contract makes the
-    default (a wrong choice there costs the checks of ``student_layer_indices`` and the default-layers
-    check, not every check that leaves the layers out)."""
+    else the layers the submission's own ``student_layer_indices`` gave for that count when its own
+    check asked (``indices_seen``), which the contract makes the default (a wrong choice there costs the
+    checks of ``student_layer_indices`` and the default-layers check, not every check that leaves the
+    layers out). It is not asked again: code that keeps state could answer otherwise now."""
     config: Any = model.config
     count = config.num_hidden_layers
     expected = list(range(0, count, 2))
     try:
         check_layers(model, result, None, expected)
     except AssertionError as wrong:
-        try:
-            own = student_layer_indices(count)
-        except protocol.SubmissionError:
+        if count not in indices_seen:
             raise wrong from None
+        own = indices_seen[count]
         plain = type(own) is list and all(type(index) is int for index in own)
         if not plain or own == expected or len(own) >= count:  # keeping every layer is no choice at all
             raise wrong from None

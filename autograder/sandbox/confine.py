@@ -61,7 +61,7 @@ def describe_features(found: dict[str, object]) -> str:
     else:
         parts.append("NO Landlock (workers may read every file this user can)")
     parts.append(
-        "seccomp: no sockets, no IPC objects, no processes (threads only)"
+        "seccomp: no sockets, no IPC objects, no memory files, no processes (threads only)"
         if found["seccomp_no_sockets_no_processes"]
         else "NO seccomp (UDP and Unix sockets allowed, processes counted per worker only)"
     )

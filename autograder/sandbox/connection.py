@@ -187,7 +187,11 @@ class SandboxConnection:
         self.host: NamespaceHost | None = None
 
     # ----------------------------------------------------------------------------------------------
-    def request(self, tree: dict[str, Any], *, exercise: str) -> dict[str, Any]:
+    def request(self, tree: dict[str, Any], *, exercise: str, since: float | None = None) -> dict[str, Any]:
+        """Send ``tree`` to the exercise's worker (started, and the module imported, if need be) and
+        return its reply. ``since``: the call is a repeat of one first sent at this ``time.monotonic()``,
+        whose limit it shares (its new worker's import included): a call repeated after a crash gets no
+        more time than one that never crashed."""
         if exercise not in EXERCISE_BY_ID:
             raise values.SubmissionError(f"{exercise} is not an exercise")
         if exercise in self.import_failures:
@@ -200,10 +204,19 @@ class SandboxConnection:
                 exercise=exercise,
             )
         worker = self._worker(exercise)
-        if not worker.imported:
-            self._import(worker, exercise)
+        limit = self.limits.call_timeout
         try:
-            return worker.exchange(tree, self.limits.call_timeout)
+            if since is not None:
+                limit -= time.monotonic() - since
+                if not worker.imported:
+                    begun = time.monotonic()
+                    self._import(worker, exercise, limit=limit)
+                    limit -= time.monotonic() - begun
+                if limit <= 0:
+                    raise TimeoutError
+            elif not worker.imported:
+                self._import(worker, exercise)
+            return worker.exchange(tree, limit)
         except TimeoutError:
             self._retire(exercise)
             self.timeouts[exercise] = self.timeouts.get(exercise, 0) + 1
@@ -213,7 +226,7 @@ class SandboxConnection:
         except EOFError:
             how = self._retire(exercise, died=True)
             raise values.WorkerDied(
-                f"the process running your code died ({how}; out of memory?)",
+                f"the process running your code died ({how}{_why_it_died(how)})",
                 exercise=exercise,
                 signal_name=how.partition("killed by signal ")[2],
             ) from None
@@ -260,12 +273,17 @@ class SandboxConnection:
             return "not running"
         return worker.stop(wait=1.0 if died else 0.0)
 
-    def _import(self, worker: WorkerProcess, exercise: str) -> None:
+    def _import(self, worker: WorkerProcess, exercise: str, *, limit: float | None = None) -> None:
+        """Import the exercise's module in ``worker``; ``limit``: the time left to a repeated call, whose
+        running out raises ``TimeoutError`` (the call's, not the module's failure)."""
         module = EXERCISE_BY_ID[exercise].module
         seconds = _seconds(self.limits.call_timeout)
         try:
-            reply = worker.exchange({"op": "import", "module": module}, self.limits.call_timeout)
+            seconds_left = self.limits.call_timeout if limit is None else max(limit, 0.0)
+            reply = worker.exchange({"op": "import", "module": module}, seconds_left)
         except TimeoutError:
+            if limit is not None:
+                raise
             self._retire(exercise)
             message = (
                 f"importing {module}.py did not finish within {seconds} s "
@@ -289,6 +307,21 @@ class SandboxConnection:
             self._retire(exercise)
         self.import_failures[exercise] = message
         raise values.ImportFailed(message, exercise=exercise)
+
+
+# What a worker's end says, by the signal that ended it (a process that exits by itself is not guessed at).
+_DEATHS = {
+    "SIGSYS": "; it made a system call the sandbox refuses: a socket, a process or a memory file",
+    "SIGXCPU": "; its CPU time ran out",
+    "SIGABRT": "; aborted",
+}
+
+
+def _why_it_died(how: str) -> str:
+    """The guess that follows ``how`` (``"killed by signal SIGKILL"``) in a died message."""
+    if not how.startswith("killed by signal "):
+        return ""
+    return _DEATHS.get(how.removeprefix("killed by signal "), "; out of memory?")
 
 
 def _seconds(value: float) -> str:

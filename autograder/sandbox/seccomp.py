@@ -4,7 +4,8 @@ No socket of any family is created (``socket``, ``socketpair``, ``io_uring``), n
 (``connect``, ``bind``, ...), and no process is made (threads are), so the worker's own limits are the
 limits of all it runs. No System V shared memory, semaphore set or message queue and no POSIX message
 queue is made or used: the kernel keeps those after their maker ends, where a classmate's worker could
-find them (without an IPC namespace of the submission's own) and nothing would remove them.
+find them (without an IPC namespace of the submission's own) and nothing would remove them. No memory
+file (``memfd_create``) is made: its pages are outside the address-space limit.
 """
 
 from __future__ import annotations
@@ -56,6 +57,9 @@ IPC_SYSCALLS = (
     "request_key",
     "keyctl",
 )
+# Memory held by a file descriptor rather than mapped: RLIMIT_AS does not count it, and without a memory
+# cgroup (grading as a normal user) nothing else would (a red team held 1.5 GB with --memory-mb 300).
+MEMORY_SYSCALLS = ("memfd_create", "memfd_secret")
 
 
 @functools.cache
@@ -77,8 +81,8 @@ _CLONE_THREAD = 0x00010000
 
 def load_filter(*, processes: bool = True) -> bool:
     """Install the worker's seccomp filter in the calling process (inherited by its threads and any
-    child): every socket and IPC system call fails with ``EPERM``, for every address family, and with
-    ``processes`` False no new process can be made (``fork``, ``vfork``, ``clone`` without
+    child): every socket, IPC and memory-file system call fails with ``EPERM`` (sockets of every address
+    family), and with ``processes`` False no new process can be made (``fork``, ``vfork``, ``clone`` without
     ``CLONE_THREAD``; ``clone3``, whose flags a filter cannot read, fails with ``ENOSYS`` so that the C
     library falls back to ``clone`` for threads): threads only, all inside the worker's own limits.
     Calls of another architecture's ABI kill the process. Irreversible.
@@ -101,7 +105,7 @@ def _filter(processes: bool) -> Any:
         return None
     rules = pyseccomp.SyscallFilter(defaction=pyseccomp.ALLOW)
     refused = pyseccomp.ERRNO(errno.EPERM)
-    for name in SOCKET_SYSCALLS + IPC_SYSCALLS:
+    for name in SOCKET_SYSCALLS + IPC_SYSCALLS + MEMORY_SYSCALLS:
         with contextlib.suppress(RuntimeError, ValueError, OSError):  # a call this architecture lacks
             rules.add_rule(refused, name)
     if not processes:

@@ -15,6 +15,7 @@ beside the others is sent in the message instead, and the graders then have only
 
 from __future__ import annotations
 
+import fcntl
 import math
 import mmap
 import os
@@ -30,8 +31,11 @@ class Arena:
 
     def __init__(self, size: int = ARENA_BYTES):
         self.size = size
-        self.fd = os.memfd_create("autograder-arguments", os.MFD_CLOEXEC)
+        self.fd = os.memfd_create("autograder-arguments", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
         os.ftruncate(self.fd, size)
+        # Its size is fixed for good: a worker (which maps it to write the arguments it was handed)
+        # cannot shrink it under the graders' mapping (their next read would die of SIGBUS) or grow it.
+        fcntl.fcntl(self.fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SEAL)
         self.map = mmap.mmap(self.fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
         self.owner = os.getpid()
         self.cursor = 0
