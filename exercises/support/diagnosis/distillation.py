@@ -209,6 +209,16 @@ def student_loss_mistakes(
             "(F.cross_entropy's ignore_index=-100 does).",
         ),
     ]
+    if mask is None and student.dim() > 2:
+        batch, positions = student.shape[0], flat.shape[0]
+        candidates.append(
+            Candidate(
+                alpha * soft * positions / batch + (1 - alpha) * hard,
+                f"The soft term is {positions // batch} times too big: its KL is divided by the batch size "
+                f"({batch}) only. In distillation_loss every leading dim is a position, so average over all "
+                f"{positions} positions (flatten to (positions, classes) first).",
+            )
+        )
     if mask is not None:
         selected = mask.reshape(-1).bool()
         candidates += [

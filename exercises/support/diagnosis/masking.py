@@ -39,10 +39,16 @@ def replacement_mistakes(mask_replace_prob: float, random_replace_prob: float) -
             "they are, so the model cannot assume that only [MASK] positions matter.",
         ),
         Candidate(
+            shares(p_mask / (1 - unchanged), p_random / (1 - unchanged), 0.0) if unchanged < 1 else None,
+            "No labelled token stayed unchanged, and the shares are those of [MASK] and random alone: the "
+            "labels seem to be kept only where the token was changed. labels holds the original id at "
+            "every selected position, the ones left unchanged included.",
+        ),
+        Candidate(
             shares(p_random, p_mask, unchanged),
             "mask_replace_prob and random_replace_prob are swapped: most selected tokens should become "
             "[MASK].",
         ),
     ]
     right = shares(p_mask, p_random, unchanged)
-    return [candidate for candidate in candidates if not torch.allclose(candidate.value, right)]
+    return [c for c in candidates if c.value is not None and not torch.allclose(c.value, right)]

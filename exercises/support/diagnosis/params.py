@@ -15,6 +15,29 @@ DOUBLE_COUNT = (
 )
 
 
+META_ADDRESS = (
+    "On the meta device every tensor's data_ptr() is 0, so telling parameters apart by data_ptr() takes "
+    "different ones for one: tell them apart by the Parameter object itself (model.parameters() yields "
+    "each once; id(p) for a set of your own)."
+)
+
+
+def _by_address(parameters: Iterable[nn.Parameter], seen: set, *, with_shape: bool) -> list[nn.Parameter]:
+    """``parameters`` less those whose address (``data_ptr()``, and shape) was seen: a slip that merges
+    different parameters on the meta device, where every address is 0."""
+    kept = []
+    for parameter in parameters:
+        key = (parameter.data_ptr(), tuple(parameter.shape)) if with_shape else parameter.data_ptr()
+        if key not in seen:
+            seen.add(key)
+            kept.append(parameter)
+    return kept
+
+
+def _on_meta(model: nn.Module) -> bool:
+    return any(parameter.is_meta for parameter in model.parameters())
+
+
 def count_mistakes(model: nn.Module, trainable_only: bool = False) -> list[Candidate]:
     """What the usual slips give for ``count_parameters(model, trainable_only)``."""
 
@@ -64,6 +87,10 @@ def count_mistakes(model: nn.Module, trainable_only: bool = False) -> list[Candi
             "That includes the model's buffers: count parameters only (buffers are not learned).",
         ),
     ]
+    if _on_meta(model):
+        for with_shape in (True, False):
+            kept = _by_address(model.parameters(), set(), with_shape=with_shape)
+            candidates.append(Candidate(counted(kept, trainable=wanted), META_ADDRESS))
     if state not in (everything, every_name, once + buffers):
         candidates.append(
             Candidate(
@@ -102,6 +129,20 @@ def breakdown_mistakes(model: nn.Module) -> list[Candidate]:
                 'the key "" (model.parameters(recurse=False)).',
             )
         )
+    if _on_meta(model):
+        for with_shape in (True, False):
+            seen_addresses: set = set()
+            by_address = {
+                name: sum(
+                    p.numel() for p in _by_address(child.parameters(), seen_addresses, with_shape=with_shape)
+                )
+                for name, child in model.named_children()
+            }
+            mine = sum(
+                p.numel()
+                for p in _by_address(model.parameters(recurse=False), seen_addresses, with_shape=with_shape)
+            )
+            candidates.append(Candidate({**by_address, **({"": mine} if mine else {})}, META_ADDRESS))
     empty = [name for name, number in first_holder.items() if number == 0]
     if empty:
         without_empty = {name: n for name, n in first_holder.items() if n} | ({"": own} if own else {})
@@ -159,8 +200,19 @@ def formula_mistakes(config: Any) -> list[Candidate]:
             + ", were left out. One layer is 4H^2 + 2HI + 9H + I.",
         ),
         Candidate(
+            right - layers * 2 * h if layers != 1 else None,
+            "Each layer is 2H short: one of its two LayerNorms (after the attention and after the "
+            "feed-forward, a weight and a bias per feature each) was left out. One layer is "
+            "4H^2 + 2HI + 9H + I.",
+        ),
+        Candidate(
             right - 2 * h,
             "The embeddings' LayerNorm adds 2H (a weight and a bias per feature)."
+            + (
+                " Or, with one layer here, one of that layer's two LayerNorms (2H each) was left out."
+                if layers == 1
+                else ""
+            )
             + (
                 " Or, type_vocab_size being 2 here, the token-type embeddings (T x H) were left out."
                 if types == 2
