@@ -225,10 +225,11 @@ class SandboxConnection:
             ) from None
         except EOFError:
             how = self._retire(exercise, died=True)
+            signal_name = how.partition("killed by signal ")[2]
             raise values.WorkerDied(
-                f"the process running your code died ({how}{_why_it_died(how)})",
+                f"the process running your code died ({how}{_why_it_died(signal_name)})",
                 exercise=exercise,
-                signal_name=how.partition("killed by signal ")[2],
+                signal_name=signal_name,
             ) from None
         except values.ProtocolError:
             self._retire(exercise)
@@ -317,11 +318,10 @@ _DEATHS = {
 }
 
 
-def _why_it_died(how: str) -> str:
-    """The guess that follows ``how`` (``"killed by signal SIGKILL"``) in a died message."""
-    if not how.startswith("killed by signal "):
-        return ""
-    return _DEATHS.get(how.removeprefix("killed by signal "), "; out of memory?")
+def _why_it_died(signal_name: str) -> str:
+    """The guess that follows how a worker ended in a died message (``signal_name``: ``""`` when it
+    exited by itself)."""
+    return _DEATHS.get(signal_name, "; out of memory?") if signal_name else ""
 
 
 def _seconds(value: float) -> str:
