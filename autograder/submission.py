@@ -12,6 +12,8 @@ after the call).
 
 from __future__ import annotations
 
+import functools
+import re
 import time
 from typing import Any, Protocol
 
@@ -89,11 +91,7 @@ class Callable_:
         return f"<submission {self._exercise.id} {self._name}>"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        result = self.call(*args, **kwargs)
-        if result.handle is not None:  # an instance, named by the call that made it (in later messages)
-            made_by = checking.call_text(self._name, args, kwargs, describe)
-            return Callable_(self._connection, self._exercise, result.handle, made_by)
-        return result.value
+        return self.call(*args, **kwargs).value
 
     def call(self, *args: Any, backward: Any = None, arguments: bool = False, **kwargs: Any) -> CallResult:
         call_text = checking.call_text(self._name, args, kwargs, describe)
@@ -110,6 +108,9 @@ class Callable_:
                 again.args = (again.message,)
             failure = again
         if isinstance(failure, CallResult):
+            if failure.handle is not None:  # an instance, named by the call that made it (in later messages)
+                kept = kept_object_class(failure.handle_class)
+                failure.value = kept(self._connection, self._exercise, failure.handle, call_text)
             return failure
         # Raised from here, with neither the frames that held the reply nor the error that ended its
         # reading attached: a grader that keeps the error (a fixture caching a failed call) keeps no data.
@@ -190,6 +191,20 @@ class Callable_:
         return failure
 
 
+_CLASS_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,59}")
+
+
+@functools.lru_cache(maxsize=64)
+def kept_object_class(worker_class: str) -> type[Callable_]:
+    """The graders' class for an object kept in the worker, named as the submission's class (the last
+    part of ``worker_class``, the worker's word, when it is a plain name), so that a message about it says
+    "got a softmax_with_temperature", not the name of this package's stand-in."""
+    name = worker_class.rpartition(".")[2]
+    if not _CLASS_NAME.fullmatch(name):
+        name = "object"
+    return type(name, (Callable_,), {"__module__": "submission", "__qualname__": name})
+
+
 # Signals a crash ends a worker with (a limit kills with SIGKILL or SIGXCPU, a timeout is no death).
 CRASH_SIGNALS = frozenset({"SIGSEGV", "SIGBUS", "SIGABRT"})
 
@@ -230,10 +245,12 @@ def _decode_reply(
         raise _failure(reply)
     raw_value = reply.get("value")
     handle = None
+    handle_class = ""
     if type(raw_value) is dict and raw_value.get(values._TAG) == "handle":
         if type(raw_value.get("id")) is not int:
             raise values.ProtocolError("a handle that is not a number")
         handle = raw_value["id"]
+        handle_class = str(raw_value.get("type", ""))[:200]
         value: Any = None
     else:
         value = values.decode(raw_value, allow=allow, deadline=deadline)
@@ -252,6 +269,7 @@ def _decode_reply(
         shares_memory=reply.get("shares_memory") is True,
         tied=[[str(n) for n in group] for group in tied],
         handle=handle,
+        handle_class=handle_class,
     )
 
 

@@ -20,11 +20,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from autograder import submission as submission_module
+from autograder.graders import support
 from autograder.manifest import EXERCISE_BY_ID
 from autograder.submission import Callable_, LocalConnection, Submission, _decode_reply
 from autograder.wire import arena, decoding, frame
 from autograder.wire import values as protocol
 from solutions.model import BertConfig, BertModel
+from solutions.support import checking
 
 SMALL = {"vocab_size": 30, "hidden_size": 8, "num_attention_heads": 2, "intermediate_size": 12}
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -606,3 +608,24 @@ def test_a_model_whose_config_cannot_be_built_fails_the_call_not_the_graders():
     forged["init"]["num_attention_heads"] = 0
     with pytest.raises(protocol.ModelMismatch, match="cannot be built"):
         _decode_reply({"ok": True, "value": forged}, allow=protocol.ModelAllowance.of_arguments([teacher]))
+
+
+@pytest.mark.parametrize(
+    ("worker_class", "named"),
+    [
+        ("ex1_softmax.softmax_with_temperature", "softmax_with_temperature"),
+        ("Masker", "Masker"),
+        ("ex4_masking.<locals>.Masker", "Masker"),
+        ("ex4.Bad Name; rm -rf", "object"),
+        ("", "object"),
+    ],
+)
+def test_an_object_kept_in_the_worker_is_named_by_its_class_in_messages(worker_class, named):
+    reply = {"ok": True, "value": {protocol._TAG: "handle", "id": 7, "type": worker_class}}
+    function = Callable_(_Replies(reply), EXERCISE_BY_ID["ex1"], "ex1_softmax.softmax_with_temperature", "f")
+    kept = function(torch.ones(2))
+    assert isinstance(kept, Callable_) and kept._target == 7
+    assert type(kept).__name__ == named
+    assert checking.describe(kept) == f"{named}(...)"
+    with pytest.raises(AssertionError, match=rf"got {named}\(\.\.\.\) \(a {named}\); expected a plain int"):
+        support.expect_exact_type(kept, int, call="f(tensor(2))")

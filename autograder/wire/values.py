@@ -125,6 +125,8 @@ class CallResult:
         shares_memory: whether any tensor in the value (model parameters included) shares storage with
             any tensor of the arguments.
         tied: for a returned model, groups of parameter names that are one shared tensor in the worker.
+        handle, handle_class: for an instance of the submission's own class (a masker), the number it is
+            kept under in the worker, and its class's name as the worker gave it.
     """
 
     value: Any
@@ -133,6 +135,7 @@ class CallResult:
     shares_memory: bool = False
     tied: list[list[str]] = field(default_factory=list)
     handle: int | None = None
+    handle_class: str = ""
     arguments_tree: Any = None
     """With ``call(..., arguments=True)``: the arguments after the call as the worker sent them, decoded
     on first use of ``args`` or ``kwargs`` (decoding a model argument rebuilds it). None otherwise."""
