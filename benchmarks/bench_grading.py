@@ -11,7 +11,10 @@ inputs: paid once per run) and the cost of each further submission.
 The speed of these shared machines drifts, by up to twice, within minutes. So the run is interleaved:
 ``--rounds`` times, the engine grades the whole class, then the naive way grades its share of the
 submissions; the engine's figure is the median of its rounds, and the ratio compares figures taken under
-the same drift. A fixed pure-Python loop is timed before and after, to say how fast the machine ran.
+the same drift. A fixed pure-Python loop is timed before and after, to say how fast the machine ran, and
+each engine run's CPU time is read from ``/proc/stat`` (the whole machine's busy time, every core
+counted: run it on an otherwise idle machine), which drifts less than the wall time and says whether a
+change saved work or only moved it.
 
 ``--baseline REV`` also grades the class with the engine of another revision of this repository (``git
 archive REV``), in each round, so that a change is measured under the same load as what it changes.
@@ -54,14 +57,34 @@ def generate_class(root: Path, count: int) -> list[Path]:
     return folders
 
 
+def busy_cpu_seconds() -> float | None:
+    """CPU seconds the whole machine has spent busy since it booted, every core counted (``/proc/stat``:
+    user, nice, system, irq and softirq time; idle, I/O wait and steal are not), or None off Linux."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(value) for value in stat.readline().split()[1:8]]
+    except (OSError, ValueError):
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq = fields
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
+CPU_SECONDS: dict[float, float] = {}  # an engine run's wall seconds -> the machine's busy CPU seconds in it
+
+
 def run_engine(folders: list[Path], out: Path, jobs: int, repo: Path = REPO) -> float:
     env = {**os.environ, "PYTHONPATH": str(repo)}
     command = [sys.executable, "-m", "autograder", "grade", *map(str, folders)]
     command += ["--out", str(out), "--jobs", str(jobs)]
+    busy_before = busy_cpu_seconds()
     start = time.perf_counter()
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     subprocess.run(command, cwd=repo, env=env, check=False, **quiet)  # exit 1: a row was noted
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    busy_after = busy_cpu_seconds()
+    if busy_before is not None and busy_after is not None:
+        CPU_SECONDS[seconds] = busy_after - busy_before
+    return seconds
 
 
 def run_startup(root: Path, jobs: int, repo: Path = REPO) -> float:
@@ -122,6 +145,11 @@ def report(name: str, runs: list[float], startup: float, count: int) -> float:
     print(f"{name}: {median:.1f} s for {count} = {median / count:.2f} s per submission "
           f"(start-up {startup:.1f} s, then {(median - startup) / count:.2f} s each; "
           f"median of {len(runs)} runs: {spread} s)")  # fmt: skip
+    cpu = [CPU_SECONDS[seconds] for seconds in runs if seconds in CPU_SECONDS]
+    if cpu:
+        print(f"  CPU: the machine was busy {statistics.median(cpu):.1f} s (every core counted, median) in "
+              f"those runs: {statistics.median(cpu) / count:.2f} s per submission, "
+              f"{statistics.median(cpu) / median:.2f} cores busy on average")  # fmt: skip
     return median
 
 
