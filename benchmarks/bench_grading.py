@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -69,10 +70,12 @@ def busy_cpu_seconds() -> float | None:
     return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
-CPU_SECONDS: dict[float, float] = {}  # an engine run's wall seconds -> the machine's busy CPU seconds in it
+class EngineRun(NamedTuple):
+    seconds: float  # wall time
+    cpu: float | None  # the machine's busy CPU seconds meanwhile (None off Linux)
 
 
-def run_engine(folders: list[Path], out: Path, jobs: int, repo: Path = REPO) -> float:
+def run_engine(folders: list[Path], out: Path, jobs: int, repo: Path = REPO) -> EngineRun:
     env = {**os.environ, "PYTHONPATH": str(repo)}
     command = [sys.executable, "-m", "autograder", "grade", *map(str, folders)]
     command += ["--out", str(out), "--jobs", str(jobs)]
@@ -82,9 +85,8 @@ def run_engine(folders: list[Path], out: Path, jobs: int, repo: Path = REPO) -> 
     subprocess.run(command, cwd=repo, env=env, check=False, **quiet)  # exit 1: a row was noted
     seconds = time.perf_counter() - start
     busy_after = busy_cpu_seconds()
-    if busy_before is not None and busy_after is not None:
-        CPU_SECONDS[seconds] = busy_after - busy_before
-    return seconds
+    cpu = busy_after - busy_before if busy_before is not None and busy_after is not None else None
+    return EngineRun(seconds, cpu)
 
 
 def run_startup(root: Path, jobs: int, repo: Path = REPO) -> float:
@@ -92,7 +94,7 @@ def run_startup(root: Path, jobs: int, repo: Path = REPO) -> float:
     empty = root / "startup" / "empty"
     empty.mkdir(parents=True, exist_ok=True)
     out = root / f"startup-out-{repo.name}"
-    seconds = run_engine([empty], out, jobs, repo)
+    seconds = run_engine([empty], out, jobs, repo).seconds
     graded = json.loads((out / "results" / "empty.json").read_text())["execution_time"]
     return seconds - float(graded)
 
@@ -137,15 +139,16 @@ def shares(items: list[Path], parts: int) -> list[list[Path]]:
     return [items[cuts[index] : cuts[index + 1]] for index in range(parts)]
 
 
-def report(name: str, runs: list[float], startup: float, count: int) -> float:
+def report(name: str, engine_runs: list[EngineRun], startup: float, count: int) -> float:
     """Print an engine's figure (the median of its runs, split into start-up and each submission);
     returns the median."""
+    runs = [run.seconds for run in engine_runs]
     median = statistics.median(runs)
     spread = ", ".join(f"{seconds:.1f}" for seconds in runs)
     print(f"{name}: {median:.1f} s for {count} = {median / count:.2f} s per submission "
           f"(start-up {startup:.1f} s, then {(median - startup) / count:.2f} s each; "
           f"median of {len(runs)} runs: {spread} s)")  # fmt: skip
-    cpu = [CPU_SECONDS[seconds] for seconds in runs if seconds in CPU_SECONDS]
+    cpu = [run.cpu for run in engine_runs if run.cpu is not None]
     if cpu:
         print(f"  CPU: the machine was busy {statistics.median(cpu):.1f} s (every core counted, median) in "
               f"those runs: {statistics.median(cpu) / count:.2f} s per submission, "
@@ -165,8 +168,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("-n and --rounds must be at least 1")
     loop_before = machine_loop()
     root = Path(tempfile.mkdtemp(prefix="bench-grading-"))
-    engine_runs: list[float] = []
-    baseline_runs: list[float] = []
+    engine_runs: list[EngineRun] = []
+    baseline_runs: list[EngineRun] = []
     naive_seconds = 0.0
     try:
         folders = generate_class(root / "class", args.n)
