@@ -210,8 +210,8 @@ class ModelAllowance:
             for name, value in init.items():
                 if type(value) is int:
                     fields[name] = max(value, fields.get(name, value))
-            params = list(module.parameters())
-            devices.add("meta" if params and params[0].device.type == "meta" else "cpu")
+            first = next(module.parameters(), None)  # its device (not every parameter: a walk of the model)
+            devices.add("meta" if first is not None and first.device.type == "meta" else "cpu")
         return cls(ceilings, frozenset(devices))
 
     def check(self, key: str, init: dict[str, Any], device: str) -> None:
