@@ -5,10 +5,12 @@ Most tests use a small graders package written here (fast); the demo-class test 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -346,10 +348,6 @@ def _cgroup_folders(name: str) -> list[Path]:
     return [own / name for own in owns if own is not None and (own / name).exists()]
 
 
-def _holds_processes(folder: Path) -> bool:
-    return any(procs.read_text().strip() for procs in folder.rglob("cgroup.procs"))
-
-
 def test_what_a_killed_engine_left_behind_is_removed_by_the_next_run(tmp_path, toy, class_dir, monkeypatch):
     """An engine killed with SIGKILL mid-batch cannot remove its staging folder (a learner's code in the
     temp folder) or its cgroups: the next run removes them, and only those of engines that are gone."""
@@ -374,9 +372,7 @@ def _kill_an_engine_then_grade(temp: Path, tmp_path: Path, toy: Path, class_dir:
         engine_process.wait()
     (left,) = temp.glob("ag-batch-*")
     assert left.name.startswith(f"ag-batch-{engine_process.pid}-")
-    cgroups = _cgroup_folders(f"autograder-{engine_process.pid}")
-    if cgroups:  # as root, where the batch had cgroups
-        _wait_for(lambda: not any(map(_holds_processes, cgroups)), "the killed batch's processes to end")
+    cgroups = _cgroup_folders(f"autograder-{engine_process.pid}")  # as root: the batch's, maybe still in use
     alive = temp / f"ag-batch-{os.getpid()}-of-a-running-engine"
     alive.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(temp))
@@ -386,6 +382,41 @@ def _kill_an_engine_then_grade(temp: Path, tmp_path: Path, toy: Path, class_dir:
     assert result.total == 100
     assert sorted(p.name for p in temp.iterdir()) == [alive.name]  # the running engine's folder stays
     assert [f for f in cgroups if f.exists()] == []
+
+
+def test_a_gone_batchs_cgroups_are_removed_with_a_process_still_in_them():
+    """A process still in a killed batch's cgroups (one that joined them after the engine died, on its way
+    out) is killed and the folders removed; the folders of a batch whose process runs stay."""
+    from autograder.sandbox.cgroups import CGROUP_CONTROLLERS, _own_cgroup, _remove_leftovers
+
+    printed = [sys.executable, "-c", "import os; print(os.getpid())"]
+    gone = subprocess.run(printed, capture_output=True, check=True)
+    sleeper = subprocess.Popen(["sleep", "600"])
+    owns = [_own_cgroup(controller) for controller in CGROUP_CONTROLLERS] if os.geteuid() == 0 else []
+    made: list[Path] = []
+    try:
+        for own in filter(None, owns):
+            worker = own / f"autograder-{int(gone.stdout)}" / "w1"
+            worker.mkdir(parents=True)
+            made.append(worker.parent)
+            (worker / "cgroup.procs").write_text(str(sleeper.pid))
+            (own / f"autograder-{sleeper.pid}" / "w2").mkdir(parents=True)  # a batch whose process runs
+        assert len(made) == (len(CGROUP_CONTROLLERS) if os.geteuid() == 0 else 0)
+
+        for own in filter(None, owns):
+            _remove_leftovers(own)
+
+        assert [folder for folder in made if folder.exists()] == []
+        if made:
+            assert sleeper.wait() == -signal.SIGKILL
+        assert all((own / f"autograder-{sleeper.pid}" / "w2").is_dir() for own in filter(None, owns))
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        for own in filter(None, owns):
+            for folder in (own / f"autograder-{sleeper.pid}" / "w2", own / f"autograder-{sleeper.pid}"):
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
 
 
 def test_only_the_leftovers_of_a_gone_process_of_this_user_are_removed(tmp_path):

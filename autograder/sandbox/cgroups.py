@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -102,31 +103,39 @@ class CgroupBudget:
                     self.remove_worker(int(mine.name[1:]), wait=2.0)
             with contextlib.suppress(OSError):
                 folder.rmdir()
+            _remove_leftovers(folder.parent)  # a killed batch's process that joined after the start
         self.folders = {}
 
 
 def _remove_leftovers(parent: Path) -> None:
     """Remove the ``autograder-<pid>`` folders under ``parent`` of a batch whose process ``pid`` is gone
-    (killed before it could remove them), with their workers' folders: only those that hold no process
-    (the kernel refuses to remove any other)."""
+    (killed before it could remove them), with their workers' folders. A process still in one is a
+    sandbox process of that batch on its way out (its parent-death signals are not all delivered yet,
+    or it joined after the engine died): it is killed, and the folders are tried again for a moment."""
     for folder in parent.glob("autograder-*"):
         owner = folder.name.removeprefix("autograder-")
         if not owner.isdigit() or process_exists(int(owner)):
             continue
-        # The kernel may refuse for a moment after the last process left (its teardown is not done yet).
+        # The kernel refuses while a process is in a folder, and for a moment after the last one left.
         deadline = time.monotonic() + 2.0
-        for mine in folder.glob("w*"):
-            if not _holds_processes(mine):
-                _remove_when_free(mine, deadline)
-        if not _holds_processes(folder):
-            _remove_when_free(folder, deadline)
+        while folder.exists():
+            for mine in [*folder.glob("w*"), folder]:
+                _kill_processes_in(mine)
+                with contextlib.suppress(OSError):
+                    mine.rmdir()
+            if not folder.exists() or time.monotonic() >= deadline:
+                break
+            time.sleep(0.01)
 
 
-def _holds_processes(folder: Path) -> bool:
+def _kill_processes_in(folder: Path) -> None:
     try:
-        return bool((folder / "cgroup.procs").read_text().strip())
+        pids = (folder / "cgroup.procs").read_text().split()
     except OSError:
-        return False
+        return
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError, ValueError):
+            os.kill(int(pid), signal.SIGKILL)
 
 
 def _remove_when_free(folder: Path, deadline: float) -> None:
