@@ -1,13 +1,15 @@
 """Where the engine's CPU time goes: one ``python -m autograder grade --jobs 2`` of a generated class,
-with every process's CPU time (user + system, from ``/proc/PID/stat``) read every 20 ms and summed by
-the part of the engine it belongs to (by its ancestry and process title).
+with every process's CPU time (user + system, from ``/proc/PID/stat``), its system time and its minor
+page faults read every 20 ms and summed by the part of the engine it belongs to (by its ancestry and
+process title).
 
     python benchmarks/bench_grading_cpu.py [-n 20] [--jobs 2]
 
-Prints a line per part: CPU seconds, processes, seconds per submission. A process's time after the last
-sample before it ended is not seen, so short-lived processes (workers) are counted low; the sampling
-itself takes some CPU. For the figures that judge the goal (wall time against the naive way), run
-``bench_grading.py``; this script says which part to work on.
+Prints a line per part: CPU seconds, processes, seconds per submission, the share of that CPU spent in
+the kernel and the page faults (most of the kernel's share: copies on write after a fork, fresh pages).
+A process's time after the last sample before it ended is not seen, so short-lived processes (workers)
+are counted low; the sampling itself takes some CPU. For the figures that judge the goal (wall time
+against the naive way), run ``bench_grading.py``; this script says which part to work on.
 """
 
 from __future__ import annotations
@@ -35,8 +37,11 @@ from autograder.sandbox.process_title import ZYGOTE_TITLE
 class Seen:
     parent: int
     title: str = ""
-    first: int = 0  # CPU ticks when first seen (0 for a process started after the engine)
+    first: tuple[int, int, int] = (0, 0, 0)  # CPU ticks, system ticks, faults when first seen (0s for
+    # a process started after the engine)
     ticks: int = 0  # CPU ticks since then, at the last sample
+    system: int = 0  # of which in the kernel
+    faults: int = 0  # minor page faults since then
     children: set[int] = field(default_factory=set)
 
 
@@ -54,25 +59,26 @@ def sample(seen: dict[tuple[int, int], Seen], before: bool) -> None:
             continue
         fields = text[text.rindex(")") + 2 :].split()
         key = (int(entry), int(fields[19]))
-        ticks = int(fields[11]) + int(fields[12])
+        counts = (int(fields[11]) + int(fields[12]), int(fields[12]), int(fields[7]))
         process = seen.get(key)
         if process is None:
-            process = seen[key] = Seen(parent=int(fields[1]), first=ticks if before else 0)
-        process.ticks = ticks - process.first
+            process = seen[key] = Seen(parent=int(fields[1]), first=counts if before else (0, 0, 0))
+        ticks, system, faults = (now - then for now, then in zip(counts, process.first, strict=True))
+        process.ticks, process.system, process.faults = ticks, system, faults
         process.title = title or process.title
 
 
-def parts(seen: dict[tuple[int, int], Seen], engine: int) -> dict[str, list[int]]:
-    """CPU ticks of each process, by the part of the engine it belongs to."""
+def parts(seen: dict[tuple[int, int], Seen], engine: int) -> dict[str, list[Seen]]:
+    """Each process, by the part of the engine it belongs to."""
     by_pid = {pid: process for (pid, _), process in seen.items()}
     for pid, process in by_pid.items():
         if process.parent in by_pid:
             by_pid[process.parent].children.add(pid)
-    found: dict[str, list[int]] = collections.defaultdict(list)
+    found: dict[str, list[Seen]] = collections.defaultdict(list)
 
     def walk(pid: int, part: str) -> None:
         process = by_pid[pid]
-        found[part].append(process.ticks)
+        found[part].append(process)
         for child in process.children:
             title = by_pid[child].title
             if title == ZYGOTE_TITLE and part == "zygote":
@@ -117,12 +123,19 @@ def main(argv: list[str] | None = None) -> int:
         seconds = time.perf_counter() - started
     tick = os.sysconf("SC_CLK_TCK")
     found = parts(seen, engine.pid)
-    total = sum(sum(ticks) for ticks in found.values()) / tick
-    print(f"engine --jobs {args.jobs}: {seconds:.1f} s for {args.n}; CPU seen {total:.1f} s, by part:")
-    for part, ticks in sorted(found.items(), key=lambda item: -sum(item[1])):
-        cpu = sum(ticks) / tick
-        processes = f"{len(ticks)} process" + ("" if len(ticks) == 1 else "es")
-        print(f"  {cpu:6.2f} s  {processes:>14}  {cpu / args.n:5.2f} s per submission  {part}")
+    every = [process for processes in found.values() for process in processes]
+    total = sum(process.ticks for process in every) / tick
+    system = sum(process.system for process in every) / tick
+    faults = sum(process.faults for process in every)
+    print(f"engine --jobs {args.jobs}: {seconds:.1f} s for {args.n}; CPU seen {total:.1f} s "
+          f"({system:.1f} s in the kernel, {faults} page faults), by part:")  # fmt: skip
+    for part, processes in sorted(found.items(), key=lambda item: -sum(p.ticks for p in item[1])):
+        cpu = sum(process.ticks for process in processes) / tick
+        kernel = sum(process.system for process in processes) / tick / cpu if cpu else 0.0
+        count = f"{len(processes)} process" + ("" if len(processes) == 1 else "es")
+        part_faults = sum(process.faults for process in processes)
+        print(f"  {cpu:6.2f} s  {count:>14}  {cpu / args.n:5.2f} s per submission  {kernel:4.0%} kernel  "
+              f"{part_faults:>8} faults  {part}")  # fmt: skip
     return 0 if engine.returncode == 0 else 1
 
 
