@@ -38,7 +38,7 @@ from autograder.manifest import SOLUTIONS_DIR
 def build_class(course_root: Path, students: int) -> list[str]:
     """A released course with ``students`` solved submissions in ``submitted/``; returns the ids."""
     init_course(course_root)
-    generate_assignment(course_root, capture=True)
+    generate_assignment(course_root)
     released = nbformat.read(released_notebook_path(course_root), as_version=4)
     solved = solved_copy(released, nbformat.read(SOLUTIONS_DIR / NOTEBOOK_FILENAME, as_version=4))
     ids = [f"student{index:02d}" for index in range(1, students + 1)]

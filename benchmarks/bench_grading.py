@@ -81,8 +81,10 @@ def run_engine(folders: list[Path], out: Path, jobs: int, repo: Path = REPO) -> 
     command += ["--out", str(out), "--jobs", str(jobs)]
     busy_before = busy_cpu_seconds()
     start = time.perf_counter()
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    subprocess.run(command, cwd=repo, env=env, check=False, **quiet)  # exit 1: a row was noted
+    quiet = subprocess.DEVNULL
+    subprocess.run(
+        command, cwd=repo, env=env, check=False, stdout=quiet, stderr=quiet
+    )  # exit 1: a row was noted
     seconds = time.perf_counter() - start
     busy_after = busy_cpu_seconds()
     cpu = busy_after - busy_before if busy_before is not None and busy_after is not None else None

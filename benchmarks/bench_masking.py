@@ -1,11 +1,12 @@
 """The solution's ``DynamicMasker`` against ``transformers``' ``DataCollatorForLanguageModeling``.
 
 Both mask the same batches of 256 rows of 512 tokens (the Python reference manual, tokenized with the
-WordPiece vocabulary ``python -m solutions.distil`` trains, loaded into a ``BertTokenizerFast``; nothing
-is downloaded), and both work out which tokens are special themselves: the masker with ``torch.isin`` on
-its special ids, the collator with the tokenizer's ``get_special_tokens_mask`` row by row (what it does
-when no ``special_tokens_mask`` is passed in). The collator masks its input in place, so it gets a copy
-each time, and the copy is timed with it. Prints the median time of each, tokens per second and the ratio.
+WordPiece vocabulary ``python -m solutions.distil`` trains, loaded into a ``BertTokenizer``, backed by
+``tokenizers`` in transformers 5; nothing is downloaded), and both work out which tokens are special
+themselves: the masker with ``torch.isin`` on its special ids, the collator with the tokenizer's
+``get_special_tokens_mask`` row by row (what it does when no ``special_tokens_mask`` is passed in). The
+collator masks its input in place, so it gets a copy each time, and the copy is timed with it. Prints
+the median time of each, tokens per second and the ratio.
 
     python benchmarks/bench_masking.py [--repeats N]
 """
@@ -18,9 +19,10 @@ import tempfile
 import time
 
 import torch
-from transformers import BertTokenizerFast, DataCollatorForLanguageModeling
+from transformers import BertTokenizer, DataCollatorForLanguageModeling
 
-from solutions.distil import MAX_THREADS, SPECIAL_TOKENS, reference_manual_topics, rows_of, train_wordpiece
+from solutions.distil.settings import MAX_THREADS, SPECIAL_TOKENS
+from solutions.distil.text import reference_manual_topics, rows_of, train_wordpiece
 from solutions.ex4_masking import DynamicMasker
 
 ROWS, SEQ_LEN, VOCAB_SIZE = 256, 512, 4096
@@ -54,7 +56,7 @@ def main() -> None:
     tokenizer = train_wordpiece(train_texts, VOCAB_SIZE)
     with tempfile.TemporaryDirectory() as folder:
         tokenizer.model.save(folder)
-        hf_tokenizer = BertTokenizerFast.from_pretrained(folder)
+        hf_tokenizer = BertTokenizer.from_pretrained(folder)
     assert len(hf_tokenizer) == VOCAB_SIZE and hf_tokenizer.convert_tokens_to_ids(list(SPECIAL_TOKENS)) == [
         tokenizer.token_to_id(token) for token in SPECIAL_TOKENS
     ]

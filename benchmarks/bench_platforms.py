@@ -96,7 +96,7 @@ def main() -> int:
         f"run_autograder on one finished submission, cold start, median of {args.runs} (load {load:.1f}, "
         f"{os.cpu_count()} cpus)"
     )
-    rows = [
+    rows: list[tuple[str, float, float | None]] = [
         (
             "python -c 'import torch' (the floor)",
             statistics.median(wall for wall, _ in floors),
@@ -106,8 +106,8 @@ def main() -> int:
         ("  of which the engine on the submission", statistics.median(engine), None),
     ]
     print(f"  {'what':<44}{'wall s':>8}{'cpu s':>8}")
-    for what, wall, cpu in rows:
-        print(f"  {what:<44}{wall:>8.1f}" + (f"{cpu:>8.1f}" if cpu is not None else ""))
+    for what, wall, busy in rows:
+        print(f"  {what:<44}{wall:>8.1f}" + (f"{busy:>8.1f}" if busy is not None else ""))
     verdict = "met" if statistics.median(walls) <= GOAL_SECONDS else "NOT met"
     print(f"goal: run_autograder at most {GOAL_SECONDS:g} s wall on 2 cores: {verdict} on this run")
     if load > 1.5:
